@@ -1,0 +1,51 @@
+# osa-console: one command to run the demo night, one to run every test.
+# Everything installs into .venv; system packages (graphviz, SLURM for its tests) via apt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= osa-demo
+
+.PHONY: install demo test test-fast lint format bench slurm-up slurm-down clean
+
+$(STAMP): pyproject.toml
+	@scripts/install-system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -m pip install --quiet -e '.[analysis,dev]' 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -c "import osa_core, lstchain, textual" && touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: the demo night, processed end to end on this machine.
+demo: $(STAMP)
+	$(BIN)/osa demo --dir $(DEMO_DIR)
+
+## Every test (unit, integration, real lstchain, SLURM when a cluster is up, console).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## Only the fast unit tests (seconds).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+slurm-up:
+	scripts/slurm-local up
+
+slurm-down:
+	scripts/slurm-local down
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

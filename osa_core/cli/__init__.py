@@ -1,0 +1,1 @@
+"""The ``osa`` command line: thin faces over the engine's functions and actions."""

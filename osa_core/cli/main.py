@@ -1,0 +1,62 @@
+"""``osa`` entry point: parses arguments, loads the config once, dispatches, maps errors.
+
+Every expected failure is an ``OsaError`` and ends as one line on stderr with the exit code
+of ``osa_core.errors.ExitCode``; anything else is a bug and keeps its traceback.
+Sub-commands import their modules lazily so ``osa --help`` and a planning tick stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from osa_core.errors import ExitCode, OsaError
+
+# command -> (module, help). Each module exposes add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sequencer": ("osa_core.cli.sequencer", "plan the night (and submit it unless told not to)"),
+    "config": ("osa_core.cli.config_cmd", "show or validate the configuration"),
+    "generate-night": ("osa_core.cli.generate", "write a synthetic night tree (tests, bench)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="osa", description="LST-1 onsite analysis: plan, run, watch and close a night."
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        help="config TOML (else $OSA_CONFIG, else the installation's config/osa.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return ExitCode.BAD_INPUT
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except OsaError as err:
+        print(f"osa: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("osa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Rich renderings of plans and statuses for the terminal (the SPEC §2 table, improved).
+
+The same facts as lstosa's table (Tel Seq Parent Type Run Subruns Source Action Tries JobID
+State CPU_time Exit DL1% MUONS% DL1AB% DATACHECK% DL2%), laid out for humans: the telescope
+and the parent (always the calibration sequence) go to the header, subruns say "on disk /
+declared" when they disagree, and the layout adapts to the terminal width so that 80
+columns still show run, state, attempts and progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from osa_core.config import Config
+from osa_core.plan import CALIBRATION, Plan, Sequence
+
+STEP_COLUMNS = ("DL1", "MUONS", "DL1AB", "DCHECK", "DL2")
+STATE_STYLE = {
+    "COMPLETED": "green",
+    "RUNNING": "cyan",
+    "PENDING": "blue",
+    "FAILED": "bold red",
+    "OUT_OF_MEMORY": "bold red",
+    "TIMEOUT": "bold red",
+    "CANCELLED": "magenta",
+    "GIVEN_UP": "magenta",
+    "NODE_FAIL": "red",
+    "PARTIAL": "yellow",
+    "NOT_SUBMITTED": "dim",
+}
+
+
+@dataclass
+class SequenceRow:
+    """What one table row shows; built from a plan, and from a status when there is one."""
+
+    sequence: Sequence
+    action: str = "-"
+    tries: int = 0
+    job_id: str = "-"
+    state: str = "-"
+    cpu: str = "-"
+    exit: str = "-"
+    percent: dict[str, float | None] = field(default_factory=dict)
+
+
+def plan_header(plan: Plan, config: Config) -> Group:
+    lines = [
+        Text.assemble(
+            ("Night ", "bold"),
+            (plan.night.isoformat(), "bold cyan"),
+            f"  ·  {config.night.telescope}  ·  {len(plan.data_sequences)} data "
+            f"runs, {plan.total_subruns} subruns  ·  prod "
+            f"{config.production.prod_id}",
+        )
+    ]
+    if plan.calibration:
+        reuse = "  · products exist, no job" if plan.calibration.products_exist else ""
+        lines.append(
+            Text(f"Calibration (seq 0, parent of all data): {plan.calibration.description}{reuse}")
+        )
+    for problem in plan.problems:
+        lines.append(Text(f"✗ {problem}", style="bold red"))
+    for warning in plan.warnings:
+        lines.append(Text(f"! {warning}", style="yellow"))
+    return Group(*lines)
+
+
+def _subruns_cell(sequence: Sequence) -> Text:
+    if sequence.kind == CALIBRATION:
+        return Text("-")
+    on_disk = len(sequence.subruns)
+    if sequence.mismatch:
+        return Text(f"{on_disk}/{sequence.declared_subruns}!", style="yellow")
+    return Text(str(on_disk))
+
+
+def _pct(value: float | None) -> Text:
+    if value is None:
+        return Text("-", style="dim")
+    style = "green" if value >= 100 else "yellow" if value > 0 else "dim"
+    return Text(f"{value:.0f}", style=style)
+
+
+def rows_from_plan(plan: Plan, mode: str) -> list[SequenceRow]:
+    action = {"simulate": "Simulate", "scripts": "Check", "submit": "Submit"}.get(mode, mode)
+    return [
+        SequenceRow(sequence=s, action=action if s.needs_job else "Reuse") for s in plan.sequences
+    ]
+
+
+def sequence_table(rows: list[SequenceRow], width: int) -> Table:
+    """Wide (≥150 columns): every SPEC column; medium (≥110): no CPU/parent and short step
+    names; narrow (80): run, subruns, source, attempts, job, state and DL1AB progress."""
+    layout = "wide" if width >= 150 else "medium" if width >= 110 else "narrow"
+    table = Table(show_edge=False, header_style="bold", pad_edge=False, expand=False)
+    step_names = dict(
+        zip(STEP_COLUMNS, ("DL1%", "MUONS%", "DL1AB%", "DCHECK%", "DL2%"), strict=False)
+    )
+    if layout != "wide":
+        step_names = dict(zip(STEP_COLUMNS, ("DL1", "MU", "AB%", "DC", "DL2"), strict=False))
+    columns: list[tuple[str, str]] = [("Seq", "Seq")]
+    if layout == "wide":
+        columns.append(("Parent", "Parent"))
+    columns += [
+        ("Type", "Type"),
+        ("Run", "Run"),
+        ("Subruns", "Subruns" if layout == "wide" else "Sub"),
+        ("Source", "Source"),
+    ]
+    if layout != "narrow":
+        columns.append(("Action", "Action"))
+    columns += [
+        ("Tries", "Tries" if layout == "wide" else "Try"),
+        ("JobID", "JobID"),
+        ("State", "State"),
+    ]
+    if layout == "wide":
+        columns.append(("CPU", "CPU"))
+    if layout != "narrow":
+        columns.append(("Exit", "Exit"))
+    steps = STEP_COLUMNS if layout != "narrow" else ("DL1AB",)
+    columns += [(f"{name}%", step_names[name]) for name in steps]
+    for key, header in columns:
+        flexible = key == "Source"
+        table.add_column(
+            header,
+            justify="left" if key in ("Type", "Source", "Action", "State") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if flexible else len(header),
+            max_width=18 if flexible else None,
+            ratio=1 if flexible else None,
+        )
+    for row in rows:
+        seq = row.sequence
+        values: dict[str, Any] = {
+            "Seq": str(seq.seq_id),
+            "Parent": "-" if seq.parent is None else str(seq.parent),
+            "Type": "CALIB" if seq.kind == CALIBRATION else "DATA",
+            "Run": f"{seq.run:05d}",
+            "Subruns": _subruns_cell(seq),
+            "Source": Text(seq.source_name or "-"),
+            "Action": row.action,
+            "Tries": str(row.tries),
+            "JobID": row.job_id,
+            "State": Text(row.state, style=STATE_STYLE.get(row.state, "")),
+            "CPU": row.cpu,
+            "Exit": row.exit,
+        }
+        for name in STEP_COLUMNS:
+            values[f"{name}%"] = _pct(row.percent.get(name))
+        table.add_row(*(values[key] for key, _ in columns))
+    return table
+
+
+def excluded_table(plan: Plan) -> Table | None:
+    if not plan.excluded:
+        return None
+    table = Table(
+        title="Not analysed",
+        title_justify="left",
+        show_edge=False,
+        header_style="bold",
+        pad_edge=False,
+    )
+    table.add_column("Run", justify="right")
+    table.add_column("Type", max_width=14, overflow="ellipsis", no_wrap=True)
+    table.add_column("Reason")
+    for item in plan.excluded:
+        table.add_row(f"{item.run:05d}", Text(item.run_type), item.reason)
+    return table
+
+
+def plan_table(
+    plan: Plan, config: Config, mode: str, width: int, rows: list[SequenceRow] | None = None
+) -> Group:
+    parts: list[Any] = [sequence_table(rows or rows_from_plan(plan, mode), width)]
+    excluded = excluded_table(plan)
+    if excluded is not None:
+        parts.append(excluded)
+    return Group(*parts)

@@ -1,0 +1,221 @@
+"""Job generation: for each sequence a batch script and the submission it needs.
+
+A job is described once, as a ``JobSpec`` (name, array, resources, dependencies, logs,
+payload argument list). The batch script rendered from it carries the same facts as
+``#SBATCH`` lines so a human can read or ``sbatch`` it by hand; executors submit from the
+spec and pass overrides (a smaller ``--array`` for a resubmission, more memory for a
+retry) on the command line, where they take precedence over the script.
+
+Nothing from a RunSummary, a catalog or a file name reaches the script as text: the payload
+is called with an argument list of validated integers, a date and config paths, each
+quoted with ``shlex.quote``; the subrun comes from ``SLURM_ARRAY_TASK_ID``, read by the
+payload itself, so no shell expansion is ever involved.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from osa_core.config import Config, JobResources
+from osa_core.fsio import ensure_dir, write_text_atomic
+from osa_core.paths import NightPaths, run_tag
+from osa_core.plan import CALIBRATION, Plan, Sequence
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything an executor needs to submit one job (or job array)."""
+
+    name: str
+    kind: str
+    night: str
+    run: int
+    script: Path
+    array: tuple[int, ...] | None
+    resources: JobResources
+    account: str
+    output: Path
+    error: Path
+    command: tuple[str, ...]
+    dependencies: tuple[str, ...] = ()
+    attempt: int = 1
+    workdir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def comment(self) -> str:
+        """Stored by SLURM with the job; lets us recognise our jobs after a crash."""
+        return f"osa:night={self.night};kind={self.kind};run={self.run};attempt={self.attempt}"
+
+    def with_array(self, indices: tuple[int, ...]) -> JobSpec:
+        if not indices:
+            raise ValueError("refusing an empty array: it would become a plain job")
+        return replace(self, array=tuple(sorted(set(indices))))
+
+
+def compact_ranges(indices: tuple[int, ...] | list[int]) -> str:
+    """``[0,1,2,5,7,8]`` -> ``0-2,5,7-8``: the ``--array`` form; never empty."""
+    values = sorted(set(indices))
+    if not values:
+        raise ValueError("no indices: an empty --array must never be submitted")
+    parts = []
+    start = prev = values[0]
+    for value in values[1:]:
+        if value == prev + 1:
+            prev = value
+            continue
+        parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+        start = prev = value
+    parts.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ",".join(parts)
+
+
+def parse_ranges(text: str) -> tuple[int, ...]:
+    """Inverse of ``compact_ranges`` (also accepts SLURM's ``%N`` throttle suffix)."""
+    text = text.split("%")[0].strip().strip("[]")
+    result: list[int] = []
+    for part in filter(None, text.split(",")):
+        if "-" in part:
+            low, high = part.split("-", 1)
+            result.extend(range(int(low), int(high) + 1))
+        else:
+            result.append(int(part))
+    return tuple(result)
+
+
+def payload_command(config: Config, sequence: Sequence, plan: Plan) -> tuple[str, ...]:
+    """The argument list of the job payload for one sequence (validated values only)."""
+    command = [
+        sys.executable,
+        "-m",
+        "osa_core.payload",
+        "--config",
+        str(config.source.resolve()),
+        "--date",
+        plan.night.isoformat(),
+    ]
+    calibration = plan.calibration
+    if sequence.kind == CALIBRATION:
+        command += [
+            "calibration",
+            "--calibration-night",
+            sequence.night.isoformat(),
+            "--drs4-run",
+            str(sequence.drs4_run),
+            "--pedcal-run",
+            str(sequence.run),
+        ]
+    else:
+        assert calibration is not None, "data sequences are planned only with a calibration"
+        command += [
+            "data",
+            "--run",
+            str(sequence.run),
+            "--calibration-night",
+            calibration.night.isoformat(),
+            "--drs4-run",
+            str(calibration.drs4_run),
+            "--pedcal-run",
+            str(calibration.pedcal_run),
+        ]
+    return tuple(command)
+
+
+def job_spec(config: Config, plan: Plan, sequence: Sequence) -> JobSpec:
+    """The JobSpec of one sequence (dependencies are filled in at submission time)."""
+    paths = NightPaths(config, plan.night)
+    resources = config.slurm.calibration if sequence.kind == CALIBRATION else config.slurm.data
+    array = None if sequence.kind == CALIBRATION else sequence.subruns
+    if sequence.kind == CALIBRATION:
+        output = paths.log_dir / f"calibration_{run_tag(sequence.run)}_%j.out"
+        error = paths.log_dir / f"calibration_{run_tag(sequence.run)}_%j.err"
+    else:
+        output = paths.log_pattern(sequence.run, "out")
+        error = paths.log_pattern(sequence.run, "err")
+    return JobSpec(
+        name=sequence.job_name,
+        kind=sequence.kind,
+        night=plan.night.isoformat(),
+        run=sequence.run,
+        script=paths.job_script(sequence.kind, sequence.run),
+        array=array,
+        resources=resources,
+        account=config.slurm.account,
+        output=output,
+        error=error,
+        command=payload_command(config, sequence, plan),
+        workdir=paths.running,
+    )
+
+
+_PLAIN_RE = re.compile(r"^[A-Za-z0-9_./%+:=,@-]+$")
+
+
+def _directive_value(path: Path) -> str:
+    """A path as an ``#SBATCH`` value: bare when plain, double-quoted otherwise.
+
+    sbatch reads directives itself (no shell), understanding double quotes only; a path
+    with a double quote or newline cannot be expressed there and is refused.
+    """
+    text = str(path)
+    if _PLAIN_RE.match(text):
+        return text
+    if '"' in text or "\n" in text or "\\" in text:
+        raise ValueError(f"{text!r}: cannot be written as an #SBATCH value")
+    return f'"{text}"'
+
+
+def render_script(spec: JobSpec) -> str:
+    """The batch script text. ``#SBATCH`` lines mirror the spec; the body is one ``exec``."""
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={spec.name}"]
+    if spec.array is not None:
+        lines.append(f"#SBATCH --array={compact_ranges(spec.array)}")
+    resources = spec.resources
+    if resources.partition:
+        lines.append(f"#SBATCH --partition={resources.partition}")
+    lines += [
+        f"#SBATCH --cpus-per-task={resources.cpus}",
+        f"#SBATCH --mem-per-cpu={resources.memory.slurm()}",
+        f"#SBATCH --time={resources.time.slurm()}",
+    ]
+    if spec.account:
+        lines.append(f"#SBATCH --account={spec.account}")
+    lines += [
+        f"#SBATCH --output={_directive_value(spec.output)}",
+        f"#SBATCH --error={_directive_value(spec.error)}",
+        f"#SBATCH --chdir={_directive_value(spec.workdir)}",
+        "",
+        "# Generated by osa-console; the payload reads SLURM_ARRAY_TASK_ID itself.",
+        "set -euo pipefail",
+        "exec " + shlex.join(spec.command),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
+    """Render and atomically write every sequence's script; return the specs."""
+    paths = NightPaths(config, plan.night)
+    for folder in (paths.jobs_dir, paths.log_dir, paths.history_dir):
+        ensure_dir(folder)
+    specs = []
+    for sequence in plan.sequences:
+        if not sequence.needs_job:
+            continue
+        spec = job_spec(config, plan, sequence)
+        text = render_script(spec)
+        if _read_or_none(spec.script) != text:  # an unchanged night rewrites nothing
+            write_text_atomic(spec.script, text)
+            spec.script.chmod(0o750)
+        specs.append(spec)
+    return specs
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,246 @@
+"""Every naming rule of the night (SPEC §1, §3, §4) lives here and nowhere else.
+
+File names are built only from validated integers (run, subrun, stream) and validated
+production ids, and every path is checked to stay inside its tree, so nothing read from a
+RunSummary, a catalog or a file name can make a path escape the night's folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from osa_core.config import Config
+from osa_core.errors import InputError
+
+TELESCOPE_FILE_TAG = "LST-1"
+NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+R0_RE = re.compile(
+    r"^LST-1\.(?P<stream>[1-9])\.Run(?P<run>\d{5,6})\.(?P<subrun>\d{4,5})\.fits\.fz$"
+)
+SUBRUN_FILE_RE = re.compile(r"Run(?P<run>\d{5,6})\.(?P<subrun>\d{4,5})")
+
+
+def parse_night(text: str) -> dt.date:
+    """``YYYY-MM-DD`` (or ``YYYYMMDD``) into a date, with a one-line error otherwise."""
+    candidate = text.strip()
+    if re.fullmatch(r"\d{8}", candidate):
+        candidate = f"{candidate[:4]}-{candidate[4:6]}-{candidate[6:]}"
+    if not NIGHT_RE.match(candidate):
+        raise InputError(f"--date: expected a night like 2020-02-18, got {text!r}")
+    try:
+        return dt.date.fromisoformat(candidate)
+    except ValueError:
+        raise InputError(f"--date: not a calendar date: {text!r}") from None
+
+
+def night_folder(night: dt.date) -> str:
+    """Folders use ``YYYYMMDD``."""
+    return night.strftime("%Y%m%d")
+
+
+def _check_run(run: int) -> int:
+    if not isinstance(run, int) or isinstance(run, bool) or not 0 <= run < 1_000_000:
+        raise ValueError(f"run number out of range: {run!r}")
+    return run
+
+
+def _check_subrun(subrun: int) -> int:
+    if not isinstance(subrun, int) or isinstance(subrun, bool) or not 0 <= subrun < 100_000:
+        raise ValueError(f"subrun number out of range: {subrun!r}")
+    return subrun
+
+
+def r0_name(stream: int, run: int, subrun: int) -> str:
+    """``LST-1.{stream}.Run{run:05d}.{subrun:04d}.fits.fz``."""
+    return f"{TELESCOPE_FILE_TAG}.{stream}.{run_tag(run, subrun)}.fits.fz"
+
+
+def run_tag(run: int, subrun: int | None = None) -> str:
+    """``Run02008`` or ``Run02008.0003``: the stem shared by every product name."""
+    tag = f"Run{_check_run(run):05d}"
+    return tag if subrun is None else f"{tag}.{_check_subrun(subrun):04d}"
+
+
+def dl1_name(run: int, subrun: int | None = None) -> str:
+    return f"dl1_{TELESCOPE_FILE_TAG}.{run_tag(run, subrun)}.h5"
+
+
+def muons_name(run: int, subrun: int | None = None) -> str:
+    return f"muons_{TELESCOPE_FILE_TAG}.{run_tag(run, subrun)}.fits"
+
+
+def datacheck_name(run: int, subrun: int | None = None) -> str:
+    return f"datacheck_dl1_{TELESCOPE_FILE_TAG}.{run_tag(run, subrun)}.h5"
+
+
+def dl2_name(run: int) -> str:
+    return f"dl2_{TELESCOPE_FILE_TAG}.{run_tag(run)}.h5"
+
+
+def drs4_name(run: int) -> str:
+    return f"drs4_pedestal.{run_tag(run, 0)}.h5"
+
+
+def calibration_name(run: int, filters: int) -> str:
+    return f"calibration_filters_{int(filters)}.{run_tag(run, 0)}.h5"
+
+
+def sequence_name(telescope: str, run: int) -> str:
+    """``sequence_LST1_02008``: names the job script and the SLURM job."""
+    return f"sequence_{telescope}_{_check_run(run):05d}"
+
+
+def within(root: Path, path: Path) -> Path:
+    """Return ``path`` if it is inside ``root`` (after resolving ``..``), else raise."""
+    resolved_root = root.resolve()
+    resolved = path.resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise InputError(f"{path}: refuses a path outside {root}")
+    return path
+
+
+@dataclass(frozen=True)
+class NightPaths:
+    """All folders and files of one night for one configuration."""
+
+    config: Config
+    night: dt.date
+
+    @property
+    def folder(self) -> str:
+        return night_folder(self.night)
+
+    # --- inputs -------------------------------------------------------------------------
+    @property
+    def run_summary(self) -> Path:
+        return self.config.paths.run_summary / f"RunSummary_{self.folder}.ecsv"
+
+    @property
+    def run_catalog(self) -> Path:
+        return self.config.paths.run_catalog / f"RunCatalog_{self.folder}.ecsv"
+
+    @property
+    def r0_dir(self) -> Path:
+        return self.config.paths.r0 / self.folder
+
+    def r0_file(self, run: int, subrun: int, stream: int = 1) -> Path:
+        return self.r0_dir / r0_name(stream, run, subrun)
+
+    @property
+    def drive_log(self) -> Path:
+        return self.config.paths.drive_log / f"DrivePosition_log_{self.folder}.txt"
+
+    # --- calibration products (Cat-A) --------------------------------------------------
+    @property
+    def drs4_dir(self) -> Path:
+        base = self.config.paths.pixel_calibration / "drs4_baseline" / self.folder
+        return base / self.config.production.calibration_version
+
+    @property
+    def calibration_dir(self) -> Path:
+        base = self.config.paths.pixel_calibration / "calibration" / self.folder
+        return base / self.config.production.calibration_version
+
+    def drs4_file(self, run: int) -> Path:
+        return self.drs4_dir / drs4_name(run)
+
+    def calibration_file(self, run: int) -> Path:
+        return self.calibration_dir / calibration_name(run, self.config.night.filter_wheels)
+
+    # --- running analysis tree -----------------------------------------------------------
+    @cached_property
+    def running(self) -> Path:
+        """``running_analysis/YYYYMMDD/<prod_id>``: everything jobs write during the night."""
+        root = self.config.paths.running_analysis
+        return within(root, root / self.folder / self.config.production.prod_id)
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.running / "jobs"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.running / "log"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.running / "history"
+
+    @property
+    def dl1a_dir(self) -> Path:
+        return self.running / "dl1a"
+
+    @property
+    def dl1b_dir(self) -> Path:
+        return self.running / "dl1b"
+
+    @property
+    def datacheck_dir(self) -> Path:
+        return self.running / "datacheck"
+
+    @property
+    def close_dir(self) -> Path:
+        """Where the closer stages merged products before moving them to the final tree."""
+        return self.running / "close"
+
+    def history_file(self, run: int, subrun: int) -> Path:
+        return self.history_dir / f"{run_tag(run, subrun)}.jsonl"
+
+    def job_script(self, kind: str, run: int) -> Path:
+        prefix = "calibration" if kind == "CALIBRATION" else "sequence"
+        return self.jobs_dir / f"{prefix}_{self.config.night.telescope}_{_check_run(run):05d}.sh"
+
+    def log_pattern(self, run: int, suffix: str) -> Path:
+        """SLURM ``--output`` pattern: ``Run02008.%4a_%A.out`` (array index zero-padded)."""
+        return self.log_dir / f"{run_tag(run)}.%4a_%A.{suffix}"
+
+    def log_file(self, run: int, subrun: int, job_id: str, suffix: str) -> Path:
+        """The concrete log file a task writes (the pattern above, expanded)."""
+        return self.log_dir / f"{run_tag(run, subrun)}_{job_id}.{suffix}"
+
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.config.paths.state / self.folder
+
+    @property
+    def journal(self) -> Path:
+        return self.state_dir / "journal.jsonl"
+
+    @property
+    def lock(self) -> Path:
+        return self.state_dir / "actions.lock"
+
+    @property
+    def plan_cache(self) -> Path:
+        return self.state_dir / "plan-cache.json"
+
+    # --- final tree -------------------------------------------------------------------------
+    @property
+    def final_dl1(self) -> Path:
+        root = self.config.paths.dl1
+        prod = self.config.production
+        return within(root, root / self.folder / prod.prod_id / prod.dl1_prod_id)
+
+    @property
+    def final_dl2(self) -> Path:
+        root = self.config.paths.dl2
+        prod = self.config.production
+        return within(root, root / self.folder / prod.prod_id / prod.dl2_prod_id)
+
+    @property
+    def closer_dir(self) -> Path:
+        root = self.config.paths.closer
+        return within(root, root / self.folder / self.config.production.prod_id)
+
+    @property
+    def night_finished(self) -> Path:
+        return self.closer_dir / "NightFinished.txt"
+
+    @property
+    def manifest(self) -> Path:
+        return self.closer_dir / "manifest.json"
