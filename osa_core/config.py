@@ -116,6 +116,7 @@ class LocalExecutorConfig:
 
     max_parallel: int = 0
     memory_budget: str = "auto"
+    enforce_memory: bool = True
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,33 @@ def night_base(tmp_path: Path) -> Path:
 @pytest.fixture
 def config(night_base: Path) -> Config:
     return load_config(write_config(night_base))
+
+
+FAKE_TOOL = Path(__file__).resolve().parent / "helpers" / "fake_tool.py"
+
+
+def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | None = None) -> str:
+    """``[steps.*]`` tables running tests/helpers/fake_tool.py instead of lstchain.
+
+    ``fail`` maps a step to its ``--fail-subruns`` list (e.g. ``{"dl1ab": "1"}``);
+    ``extra_args`` adds raw arguments to a step (e.g. ``{"r0_to_dl1": "--sleep=2"}``).
+    """
+    fail = fail or {}
+    extra_args = extra_args or {}
+    outputs = {
+        "drs4_baseline": ["{drs4_file}"],
+        "calibration": ["{calib_file}"],
+        "r0_to_dl1": ["{dl1a_file}", "{muons_file}"],
+        "dl1ab": ["{dl1b_file}"],
+        "datacheck": ["{datacheck_file}"],
+    }
+    blocks = []
+    for step, outs in outputs.items():
+        args = ["{python}", str(FAKE_TOOL), step, *outs, "--subrun={subrun}"]
+        if step in fail:
+            args.append(f"--fail-subruns={fail[step]}")
+        if step in extra_args:
+            args.extend(extra_args[step].split())
+        quoted = ", ".join(f'"{a}"' for a in args)
+        blocks.append(f"[steps.{step}]\ncommand = [{quoted}]\n")
+    return "\n".join(blocks)

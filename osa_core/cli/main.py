@@ -17,9 +17,23 @@ from osa_core.errors import ExitCode, OsaError
 # command -> (module, help). Each module exposes add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "sequencer": ("osa_core.cli.sequencer", "plan the night (and submit it unless told not to)"),
+    "status": ("osa_core.cli.status", "per-sequence / per-subrun status of a night"),
+    "resubmit": ("osa_core.cli.resubmit", "resubmit exactly the failed subruns"),
+    "cancel": ("osa_core.cli.simple:cancel", "cancel the night's active jobs"),
+    "give-up": ("osa_core.cli.simple:give_up", "give up subruns (with a reason)"),
+    "journal": ("osa_core.cli.simple:journal", "the operator journal of a night"),
     "config": ("osa_core.cli.config_cmd", "show or validate the configuration"),
     "generate-night": ("osa_core.cli.generate", "write a synthetic night tree (tests, bench)"),
 }
+
+
+def _function(target: str, verb: str):
+    """``module`` -> module.add_arguments / module.run; ``module:name`` -> add_name/run_name."""
+    module_name, _, name = target.partition(":")
+    module = importlib.import_module(module_name)
+    if name:
+        return getattr(module, f"{verb}_{name}")
+    return getattr(module, "add_arguments" if verb == "add" else "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         command_parser.set_defaults(_module=module_name)
-        importlib.import_module(module_name).add_arguments(command_parser)
+        _function(module_name, "add")(command_parser)
     return parser
 
 
@@ -45,9 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.BAD_INPUT
-    module = importlib.import_module(args._module)
     try:
-        return int(module.run(args) or 0)
+        return int(_function(args._module, "run")(args) or 0)
     except OsaError as err:
         print(f"osa: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -185,3 +185,98 @@ def plan_table(
     if excluded is not None:
         parts.append(excluded)
     return Group(*parts)
+
+
+def status_rows(status: Any) -> list[SequenceRow]:
+    """Table rows from a NightStatus (no arithmetic here: the status did it)."""
+    from osa_core.units import human_seconds
+
+    rows = []
+    for seq in status.sequences:
+        rows.append(
+            SequenceRow(
+                sequence=seq.sequence,
+                action="-",
+                tries=seq.attempts,
+                job_id=seq.job_ids[-1] if seq.job_ids else "-",
+                state=seq.state,
+                cpu=human_seconds(seq.cpu),
+                exit="-" if seq.exit_code is None else str(seq.exit_code),
+                percent=seq.percent,
+            )
+        )
+    return rows
+
+
+def status_header(status: Any, config: Config) -> Group:
+    """Night header plus the scheduler line (reachable? how old is what we show?)."""
+    import datetime as dt
+
+    header = plan_header(status.plan, config)
+    totals = status.totals
+    done = totals.get("COMPLETED", 0)
+    total = sum(totals.values())
+    summary = ", ".join(f"{count} {state.lower()}" for state, count in sorted(totals.items()))
+    lines = list(header.renderables)
+    lines.insert(1, Text(f"Subruns: {done}/{total} completed  ({summary})"))
+    if status.scheduler_ok:
+        lines.append(
+            Text(
+                f"Scheduler: {status.executor} · state as of {status.as_of.astimezone():%H:%M:%S}",
+                style="dim",
+            )
+        )
+    else:
+        since = status.stale_since
+        age = ""
+        if since is not None:
+            minutes = (dt.datetime.now(dt.timezone.utc) - since).total_seconds() / 60
+            age = f"; showing the last known state, {minutes:.0f} min old"
+        lines.append(
+            Text(f"⚠ Scheduler unreachable: {status.scheduler_message}{age}", style="bold red")
+        )
+    if status.closed:
+        lines.append(Text("Night closed (NightFinished.txt present)", style="green"))
+    return Group(*lines)
+
+
+def subrun_table(status: Any, run: int | None, only_failed: bool = False) -> Table:
+    from osa_core.units import human_bytes, human_seconds
+
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in (
+        "Run",
+        "Sub",
+        "State",
+        "Try",
+        "Job",
+        "Steps",
+        "Exit",
+        "Elapsed",
+        "MaxRSS",
+        "Reason",
+    ):
+        table.add_column(
+            name,
+            no_wrap=name != "Reason",
+            justify="right" if name in ("Sub", "Try", "Exit") else "left",
+        )
+    for seq in status.sequences:
+        if run is not None and seq.sequence.run != run:
+            continue
+        for sub in seq.subruns:
+            if only_failed and not sub.is_failed:
+                continue
+            table.add_row(
+                f"{sub.run:05d}",
+                str(sub.subrun),
+                Text(sub.state, style=STATE_STYLE.get(sub.state, "")),
+                str(sub.attempts),
+                sub.job_id or "-",
+                "+".join(s.replace("r0_to_", "") for s in sub.steps_done) or "-",
+                "-" if sub.exit_code is None else str(sub.exit_code),
+                human_seconds(sub.elapsed),
+                human_bytes(sub.max_rss),
+                Text(sub.reason or "-"),
+            )
+    return table

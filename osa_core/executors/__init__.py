@@ -1,0 +1,1 @@
+"""Executors: where jobs run. Local (embedded, this machine) and SLURM share one interface."""

@@ -1,0 +1,294 @@
+"""The job payload: what a batch script runs for one subrun (or the calibration job).
+
+``python -m osa_core.payload --config C --date D data --run R ...`` reads its subrun from
+``SLURM_ARRAY_TASK_ID`` (or ``--subrun``), then runs the steps of its sequence in order.
+For each step it appends a record to the subrun's history (JSON lines); a step whose last
+record succeeded and whose outputs exist is skipped, so a rerun restarts after the last
+good step; outputs of a failed or interrupted attempt are removed before retrying. The exit
+code is the failing step's, so the scheduler tells the truth.
+
+Why ``fork`` mode: each lstchain tool spends ~4 s importing ctapipe. The payload imports
+the tools' modules once, then forks one child per step (clean process state, its own peak
+memory and return code), so a subrun pays the import once instead of three times.
+``exec`` mode (one fresh process per step) is used for commands that are not Python
+console scripts, and when configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from osa_core.config import Config, load_config
+from osa_core.errors import OsaError
+from osa_core.history import StepRecord, append_record, read_history, summarize
+from osa_core.paths import NightPaths, parse_night
+from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, StepPlan, SubrunContext
+
+MISSING_OUTPUT_RC = 70  # the tool said success but an expected output is not there
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def log(message: str) -> None:
+    print(f"[osa {dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def find_entry_point(tool: str) -> Callable[[], object] | None:
+    """The Python function behind a console script, or None (then it is exec'd)."""
+    if os.sep in tool:
+        return None
+    script = Path(sys.executable).parent / tool
+    try:
+        text = script.read_text(encoding="utf-8", errors="replace")[:2000]
+    except OSError:
+        return None
+    # pip's console-script wrappers say: "from package.module import func"
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("from ") and " import " in line:
+            module_name, _, attr = line[5:].partition(" import ")
+            try:
+                module = importlib.import_module(module_name.strip())
+                return getattr(module, attr.strip())
+            except Exception:  # an import error is reported by exec mode instead
+                return None
+    return None
+
+
+class StepRunner:
+    """Runs one step's argv; returns (return code, peak RSS bytes, CPU seconds)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.child: int | None = None
+        self.terminated: int | None = None
+        signal.signal(signal.SIGTERM, self._forward)
+        signal.signal(signal.SIGINT, self._forward)
+
+    def _forward(self, signum: int, _frame: object) -> None:
+        """SLURM sends SIGTERM before a timeout/cancel kill: pass it on, record it."""
+        self.terminated = signum
+        if self.child:
+            try:
+                os.kill(self.child, signum)
+            except ProcessLookupError:
+                pass
+
+    def preload(self, tools: list[str]) -> dict[str, Callable[[], object]]:
+        if self.mode != "fork":
+            return {}
+        loaded = {}
+        for tool in tools:
+            func = find_entry_point(tool)
+            if func is not None:
+                loaded[tool] = func
+        return loaded
+
+    def run(
+        self, argv: tuple[str, ...], func: Callable[[], object] | None
+    ) -> tuple[int, int | None, float | None]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if func is not None:
+            pid = os.fork()
+            if pid == 0:  # child: become the tool
+                code = 1
+                try:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    sys.argv = list(argv)
+                    result = func()
+                    code = result if isinstance(result, int) else 0
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                except BaseException:
+                    traceback.print_exc()
+                    code = 1
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code & 0xFF if code >= 0 else 1)
+        else:
+            env = dict(os.environ)
+            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+            try:
+                pid = subprocess.Popen(list(argv), env=env).pid
+            except OSError as err:
+                log(f"cannot start {argv[0]}: {err.strerror}")
+                return 127, None, None
+        self.child = pid
+        while True:
+            try:
+                _, status, usage = os.wait4(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        self.child = None
+        rc = os.waitstatus_to_exitcode(status)
+        return rc, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+
+
+def remove_outputs(plan: StepPlan) -> None:
+    """Partial products of an earlier attempt must never be taken for products."""
+    for path in plan.outputs:
+        try:
+            path.unlink()
+            log(f"removed stale output {path.name}")
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            pass
+
+
+def tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"lstchain {version('lstchain')}"
+    except Exception:
+        return ""
+
+
+def run_steps(config: Config, context: SubrunContext, steps: tuple[str, ...], history: Path) -> int:
+    """Run the remaining steps; return the process exit code."""
+    summary = summarize(read_history(history))
+    plans = [context.step(name) for name in steps]
+    todo = []
+    for plan in plans:
+        if plan.name in summary.done and all(p.exists() for p in plan.outputs) and not todo:
+            log(f"{plan.name}: done earlier, skipped")
+            continue
+        todo.append(plan)
+    if not todo:
+        log("all steps already done")
+        return 0
+    runner = StepRunner(config.analysis.payload_mode)
+    loaded = runner.preload(sorted({p.argv[0] for p in todo if p.argv}))
+    host = socket.gethostname()
+    job_id = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID", "")
+    version = tool_version()
+    for plan in todo:
+        if runner.terminated:
+            break
+        remove_outputs(plan)
+        for output in plan.outputs:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        missing_inputs = [p for p in plan.inputs if not p.exists()]
+        start, t0 = _now(), time.monotonic()
+        if missing_inputs:
+            rc, peak, cpu, note = 66, None, None, f"missing input {missing_inputs[0]}"
+        else:
+            func = loaded.get(plan.argv[0])
+            log(f"{plan.name}: {'fork' if func else 'exec'} {' '.join(plan.argv)}")
+            rc, peak, cpu = runner.run(plan.argv, func)
+            note = ""
+            if rc == 0:
+                absent = [p for p in plan.outputs if not p.exists()]
+                if absent:
+                    rc, note = MISSING_OUTPUT_RC, f"tool succeeded but {absent[0].name} is missing"
+            elif rc < 0:
+                note = f"killed by signal {-rc}"
+        record = StepRecord(
+            run=context.run,
+            subrun=context.subrun,
+            step=plan.name,
+            prod_id=str(config.production.prod_id),
+            start=start,
+            end=_now(),
+            rc=rc,
+            inputs=[str(p) for p in plan.inputs],
+            outputs=[str(p) for p in plan.outputs],
+            config=str(plan.config_file) if plan.config_file else None,
+            command=list(plan.argv),
+            peak_rss=peak,
+            cpu=cpu,
+            host=host,
+            job_id=job_id,
+            tool_version=version,
+            mode="fork" if loaded.get(plan.argv[0]) else "exec",
+            note=note,
+        )
+        append_record(history, record)
+        log(
+            f"{plan.name}: rc={rc} in {time.monotonic() - t0:.1f} s"
+            + (f", peak {peak / 2**30:.2f} GB" if peak else "")
+            + (f" ({note})" if note else "")
+        )
+        if rc != 0:
+            if rc > 0:
+                remove_outputs(plan)
+            return rc if 0 < rc < 256 else 128 + (-rc if rc < 0 else 1)
+    if runner.terminated:
+        return 128 + runner.terminated
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m osa_core.payload", description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--date", required=True)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    for kind in ("data", "calibration"):
+        p = sub.add_parser(kind)
+        if kind == "data":
+            p.add_argument("--run", type=int, required=True)
+            p.add_argument("--subrun", type=int, help="default: $SLURM_ARRAY_TASK_ID")
+        p.add_argument("--calibration-night", required=True)
+        p.add_argument("--drs4-run", type=int, required=True)
+        p.add_argument("--pedcal-run", type=int, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, check_paths=False)
+        night = parse_night(args.date)
+        calibration_night = parse_night(args.calibration_night)
+        if args.kind == "data":
+            subrun = args.subrun
+            if subrun is None:
+                task = os.environ.get("SLURM_ARRAY_TASK_ID", "")
+                if not task.isdigit():
+                    log("no --subrun and no SLURM_ARRAY_TASK_ID: nothing to run")
+                    return 2
+                subrun = int(task)
+            run, steps = args.run, DATA_STEPS
+        else:
+            run, subrun, steps = args.pedcal_run, 0, CALIBRATION_STEPS
+        context = SubrunContext(
+            config=config,
+            night=night,
+            run=run,
+            subrun=subrun,
+            calibration_night=calibration_night,
+            drs4_run=args.drs4_run,
+            pedcal_run=args.pedcal_run,
+        )
+        history = NightPaths(config, night).history_file(run, subrun)
+        log(f"{args.kind} run {run} subrun {subrun}: history {history}")
+        return run_steps(config, context, steps, history)
+    except OsaError as err:
+        log(f"error: {err}")
+        return 2
+    except OSError as err:
+        # e.g. ENOSPC while writing the history: say it plainly, fail the task
+        log(f"error: {err.filename or ''}: {err.strerror}")
+        return 74
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The analysis steps (SPEC §3, §4): names, argument-list templates, inputs and outputs.
+
+Each step's command is a list of strings with ``{placeholders}``. The default lists here
+are lstchain's tools with the arguments found to work (docs/jobs.md); ``[steps.<name>]
+command`` in the config replaces one. Placeholders are filled only from validated values
+(integers, dates, paths built by ``osa_core.paths``), one argument at a time: no shell is
+ever involved. An argument whose placeholder has no value (an optional config file that is
+not set) is dropped, so optional flags are written ``--flag={value}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from osa_core.config import Config
+from osa_core.errors import ConfigError
+from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
+
+DATA_STEPS = ("r0_to_dl1", "dl1ab", "datacheck")
+CALIBRATION_STEPS = ("drs4_baseline", "calibration")
+
+DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
+    "drs4_baseline": (
+        "onsite_create_drs4_pedestal_file",
+        "--run_number={drs4_run}",
+        "--base_dir={base}",
+        "--r0-dir={r0_dir_calibration}",
+        "--output-base-dir={base}",
+        "--yes",
+        "--no-progress",
+    ),
+    "calibration": (
+        "onsite_create_calibration_file",
+        "--pedcal_run={pedcal_run}",
+        "--drs4_run={drs4_run}",
+        "--base_dir={base}",
+        "--r0-dir={r0_dir_calibration}",
+        "--filters={filters}",
+        "--config={calibration_config}",
+        "--yes",
+        "--no-progress",
+        "--time_calibration_file={time_calib_file}",
+        "--systematics_file={systematics_file}",
+        "--run_summary_path={run_summary_calibration}",
+    ),
+    "r0_to_dl1": (
+        "lstchain_data_r0_to_dl1",
+        "--input-file={r0_file}",
+        "--output-dir={dl1a_dir}",
+        "--pedestal-file={drs4_file}",
+        "--calibration-file={calib_file}",
+        "--time-calibration-file={time_calib_file}",
+        "--systematic-correction-file={systematics_file}",
+        "--pointing-file={drive_log}",
+        "--run-summary-path={run_summary}",
+        "--config={lstchain_config}",
+    ),
+    "dl1ab": (
+        "lstchain_dl1ab",
+        "--input-file={dl1a_file}",
+        "--output-file={dl1b_file}",
+        "--config={dl1ab_config}",
+        "--no-image",
+    ),
+    "datacheck": (
+        "lstchain_check_dl1",
+        "--input-file={dl1b_file}",
+        "--output-dir={datacheck_dir}",
+        "--omit-pdf",
+        "--batch",
+    ),
+}
+
+PLACEHOLDERS = frozenset(
+    {
+        "base",
+        "night",
+        "night_folder",
+        "run",
+        "subrun",
+        "run05",
+        "subrun04",
+        "python",
+        "r0_file",
+        "r0_dir",
+        "dl1a_dir",
+        "dl1a_file",
+        "muons_file",
+        "dl1b_dir",
+        "dl1b_file",
+        "datacheck_dir",
+        "datacheck_file",
+        "drs4_file",
+        "calib_file",
+        "drs4_run",
+        "pedcal_run",
+        "filters",
+        "time_calib_file",
+        "systematics_file",
+        "drive_log",
+        "run_summary",
+        "run_summary_dir",
+        "lstchain_config",
+        "dl1ab_config",
+        "calibration_config",
+        "calibration_night_folder",
+        "r0_dir_calibration",
+        "run_summary_calibration",
+        "pixel_calibration",
+        "log_dir",
+        "history_dir",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step ready to run: its argument list, inputs and outputs."""
+
+    name: str
+    argv: tuple[str, ...]
+    inputs: tuple[Path, ...]
+    outputs: tuple[Path, ...]
+    config_file: Path | None
+
+
+def command_template(config: Config, step: str) -> tuple[str, ...]:
+    override = config.steps.get(step)
+    if override is not None and override.command:
+        return override.command
+    return DEFAULT_COMMANDS[step]
+
+
+def check_templates(config: Config) -> None:
+    """Unknown step names or placeholders in the config fail at start, not in a job."""
+    formatter = string.Formatter()
+    for step, spec in config.steps.items():
+        if step not in DEFAULT_COMMANDS:
+            raise ConfigError(
+                f"{config.source.name}: [steps.{step}]: unknown step (known: "
+                f"{', '.join(DEFAULT_COMMANDS)})"
+            )
+        for arg in spec.command:
+            try:
+                names = [field for _, field, _, _ in formatter.parse(arg) if field is not None]
+            except ValueError as err:
+                raise ConfigError(
+                    f"{config.source.name}: [steps.{step}] command: {arg!r}: {err}"
+                ) from None
+            for name in names:
+                if name not in PLACEHOLDERS:
+                    raise ConfigError(
+                        f"{config.source.name}: [steps.{step}] command: unknown "
+                        f"placeholder {{{name}}}"
+                    )
+
+
+def render(template: tuple[str, ...], values: dict[str, str | None]) -> tuple[str, ...]:
+    """Fill each argument separately; drop an argument whose placeholder has no value."""
+    formatter = string.Formatter()
+    argv: list[str] = []
+    for arg in template:
+        names = [field for _, field, _, _ in formatter.parse(arg) if field]
+        if any(values.get(name) is None for name in names):
+            missing = [n for n in names if n not in values]
+            if missing:
+                raise ConfigError(f"unknown placeholder {{{missing[0]}}} in {arg!r}")
+            continue
+        argv.append(arg.format_map(values))
+    return tuple(argv)
+
+
+@dataclass(frozen=True)
+class SubrunContext:
+    """The values a subrun's steps are rendered with."""
+
+    config: Config
+    night: dt.date
+    run: int
+    subrun: int
+    calibration_night: dt.date
+    drs4_run: int
+    pedcal_run: int
+
+    def values(self) -> dict[str, str | None]:
+        paths = NightPaths(self.config, self.night)
+        cal = NightPaths(self.config, self.calibration_night)
+        analysis = self.config.analysis
+
+        def opt(path: Path | None) -> str | None:
+            return str(path) if path is not None else None
+
+        return {
+            "base": str(self.config.paths.base),
+            "night": self.night.isoformat(),
+            "night_folder": paths.folder,
+            "run": str(self.run),
+            "subrun": str(self.subrun),
+            "run05": f"{self.run:05d}",
+            "subrun04": f"{self.subrun:04d}",
+            "python": sys.executable,
+            "r0_file": str(r0_input(paths, self.run, self.subrun)),
+            "r0_dir": str(paths.r0_dir),
+            "dl1a_dir": str(paths.dl1a_dir),
+            "dl1a_file": str(paths.dl1a_dir / dl1_name(self.run, self.subrun)),
+            "muons_file": str(paths.dl1a_dir / muons_name(self.run, self.subrun)),
+            "dl1b_dir": str(paths.dl1b_dir),
+            "dl1b_file": str(paths.dl1b_dir / dl1_name(self.run, self.subrun)),
+            "datacheck_dir": str(paths.datacheck_dir),
+            "datacheck_file": str(paths.datacheck_dir / datacheck_name(self.run, self.subrun)),
+            "drs4_file": str(cal.drs4_file(self.drs4_run)),
+            "calib_file": str(cal.calibration_file(self.pedcal_run)),
+            "drs4_run": str(self.drs4_run),
+            "pedcal_run": str(self.pedcal_run),
+            "filters": str(self.config.night.filter_wheels),
+            "time_calib_file": opt(analysis.time_calibration_file),
+            "systematics_file": opt(analysis.systematics_file),
+            "drive_log": str(paths.drive_log),
+            "run_summary": str(paths.run_summary),
+            "run_summary_dir": str(paths.run_summary.parent),
+            "lstchain_config": opt(analysis.lstchain_config),
+            "dl1ab_config": opt(analysis.dl1ab_config),
+            "calibration_config": opt(analysis.calibration_config),
+            "calibration_night_folder": cal.folder,
+            "r0_dir_calibration": str(cal.r0_dir),
+            "run_summary_calibration": str(cal.run_summary),
+            "pixel_calibration": str(self.config.paths.pixel_calibration),
+            "log_dir": str(paths.log_dir),
+            "history_dir": str(paths.history_dir),
+        }
+
+    def step(self, name: str) -> StepPlan:
+        values = self.values()
+        argv = render(command_template(self.config, name), values)
+        inputs, outputs, config_file = _io(name, values, self.config)
+        return StepPlan(
+            name=name, argv=argv, inputs=inputs, outputs=outputs, config_file=config_file
+        )
+
+
+def r0_input(paths: NightPaths, run: int, subrun: int) -> Path:
+    """Stream 1 of the subrun, or the lowest stream present (the reader finds the others)."""
+    first = paths.r0_file(run, subrun, 1)
+    if first.exists():
+        return first
+    for stream in range(2, paths.config.night.streams + 1):
+        candidate = paths.r0_file(run, subrun, stream)
+        if candidate.exists():
+            return candidate
+    return first
+
+
+def _io(
+    name: str, values: dict[str, str | None], config: Config
+) -> tuple[tuple[Path, ...], tuple[Path, ...], Path | None]:
+    p = {k: Path(v) for k, v in values.items() if v is not None and k.endswith(("_file", "_dir"))}
+    analysis = config.analysis
+    if name == "r0_to_dl1":
+        return (p["r0_file"],), (p["dl1a_file"], p["muons_file"]), analysis.lstchain_config
+    if name == "dl1ab":
+        return (p["dl1a_file"],), (p["dl1b_file"],), analysis.dl1ab_config
+    if name == "datacheck":
+        return (p["dl1b_file"],), (p["datacheck_file"],), None
+    if name == "drs4_baseline":
+        return (), (p["drs4_file"],), None
+    if name == "calibration":
+        return (p["drs4_file"],), (p["calib_file"],), analysis.calibration_config
+    raise KeyError(name)
