@@ -13,10 +13,10 @@ from osa_core.generator import NightSpec, generate_night
 NIGHT = dt.date(2020, 2, 18)
 
 
-def write_config(base: Path, extra: str = "") -> Path:
+def write_config(base: Path, extra: str = "", kind: str = "local") -> Path:
     """A config file inside ``base`` pointing at it."""
     path = base / "osa.toml"
-    path.write_text(f'[paths]\nbase = "."\n\n[executor]\nkind = "local"\n\n{extra}\n')
+    path.write_text(f'[paths]\nbase = "."\n\n[executor]\nkind = "{kind}"\n\n{extra}\n')
     return path
 
 
@@ -60,3 +60,27 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
         quoted = ", ".join(f'"{a}"' for a in args)
         blocks.append(f"[steps.{step}]\ncommand = [{quoted}]\n")
     return "\n".join(blocks)
+
+
+def slurm_up() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@pytest.fixture
+def slurm_cluster() -> None:
+    """Skip without a cluster, except in CI (OSA_REQUIRE_SLURM=1), where that is a failure."""
+    import os
+
+    if slurm_up():
+        return
+    if os.environ.get("OSA_REQUIRE_SLURM") == "1":
+        pytest.fail("OSA_REQUIRE_SLURM=1 but no SLURM cluster answers (scripts/slurm-local up)")
+    pytest.skip("no SLURM cluster (run scripts/slurm-local up)")

@@ -1,5 +1,7 @@
-"""The local executor with the real payload and real processes (tests/helpers/fake_tool.py
-stands in for lstchain so orchestration runs in seconds; the real chain has its own test).
+"""Both executors (local, and SLURM on the real local cluster) with the real payload and
+real processes. tests/helpers/fake_tool.py stands in for lstchain so orchestration runs in
+seconds (the real chain has its own test); the same behaviour is asserted on both
+executors wherever the test takes the ``kind`` fixture.
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ def make_night(
     runs: int = 2,
     subruns: int = 3,
     extra: str = "",
+    kind: str = "local",
 ) -> Config:
     generate_night(base, NightSpec(night=NIGHT, data_runs=runs, subruns=subruns))
-    return load_config(write_config(base, steps + "\n" + extra))
+    return load_config(write_config(base, steps + "\n" + extra, kind=kind))
+
+
+@pytest.fixture(params=["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    return request.param
 
 
 def wait_settled(config: Config, timeout: float = 60) -> NightStatus:
@@ -50,7 +60,7 @@ def wait_settled(config: Config, timeout: float = 60) -> NightStatus:
         time.sleep(0.2)
 
 
-def test_failing_subrun_alone_fails_then_resubmit_runs_only_it(tmp_path: Path) -> None:
+def test_failing_subrun_alone_fails_then_resubmit_runs_only_it(tmp_path: Path, kind: str) -> None:
     flag = tmp_path / "fail-dl1ab"
     flag.touch()
     steps = fake_steps(extra_args={"dl1ab": f"--fail-file={flag}"})
@@ -58,7 +68,7 @@ def test_failing_subrun_alone_fails_then_resubmit_runs_only_it(tmp_path: Path) -
     steps = steps.replace(
         f"--fail-file={flag}", "--fail-file={history_dir}/../../../../fail-{run}-{subrun}"
     )
-    config = make_night(tmp_path, steps)
+    config = make_night(tmp_path, steps, kind=kind)
     marker = tmp_path / "fail-2002-1"
     marker.touch()
     plan = build_plan(config, NIGHT)
@@ -179,8 +189,8 @@ def test_timeout_then_more_time(tmp_path: Path) -> None:
     assert preview.jobs[0].resources.time.slurm() == "00:01:00"
 
 
-def test_repeated_science_failure_stops_automatic_retries(tmp_path: Path) -> None:
-    config = make_night(tmp_path, fake_steps(fail={"datacheck": "0"}), runs=1, subruns=2)
+def test_repeated_science_failure_stops_automatic_retries(tmp_path: Path, kind: str) -> None:
+    config = make_night(tmp_path, fake_steps(fail={"datacheck": "0"}), runs=1, subruns=2, kind=kind)
     plan = build_plan(config, NIGHT)
     submit_night(config, plan)
     wait_settled(config)
@@ -194,11 +204,17 @@ def test_repeated_science_failure_stops_automatic_retries(tmp_path: Path) -> Non
     assert resubmit_failed(config, plan, dry_run=True).jobs[0].indices == (0,)
 
 
-def test_failed_calibration_cancels_data_and_resubmission_chains_them(tmp_path: Path) -> None:
+def test_failed_calibration_cancels_data_and_resubmission_chains_them(
+    tmp_path: Path, kind: str
+) -> None:
     flag = tmp_path / "fail-calibration"
     flag.touch()
     config = make_night(
-        tmp_path, fake_steps(extra_args={"calibration": f"--fail-file={flag}"}), runs=2, subruns=2
+        tmp_path,
+        fake_steps(extra_args={"calibration": f"--fail-file={flag}"}),
+        runs=2,
+        subruns=2,
+        kind=kind,
     )
     plan = build_plan(config, NIGHT)
     submit_night(config, plan)
@@ -249,7 +265,7 @@ def test_crash_between_sbatch_and_journal_is_recovered_not_duplicated(
     wait_settled(config)
 
 
-def test_cancel_marks_pending_and_kills_running(tmp_path: Path) -> None:
+def test_cancel_marks_pending_and_kills_running(tmp_path: Path, kind: str) -> None:
     from osa_core.submission import cancel
 
     config = make_night(
@@ -258,6 +274,7 @@ def test_cancel_marks_pending_and_kills_running(tmp_path: Path) -> None:
         runs=1,
         subruns=3,
         extra="[executor.local]\nmax_parallel = 1\n",
+        kind=kind,
     )
     plan = build_plan(config, NIGHT)
     submit_night(config, plan)

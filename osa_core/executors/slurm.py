@@ -1,0 +1,247 @@
+"""The SLURM executor, through the SLURM command line (sbatch, squeue, sacct, scancel).
+
+pyslurm would avoid the subprocesses, but on the registry it exists only for Slurm 25.11 and
+does not build against the 22.05 of Debian 12; the interface is kept narrow so a pyslurm
+executor can slot in. ``--json`` output of 22.05 reports wrong exit codes, hence the
+parsable forms. A status refresh is ONE ``sacct`` (the record) plus ONE ``squeue`` (the
+live view) for every job of the night, whatever its size.
+
+When slurmctld or slurmdbd does not answer, reads say so (``QueryResult.reachable`` /
+``complete``) instead of raising; a submission that times out raises
+``SchedulerUnavailable`` and is left to the journal's intent recovery, never retried
+blindly (the first sbatch may have gone through).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable
+
+from osa_core.config import Config, JobResources
+from osa_core.errors import OsaError, SchedulerUnavailable
+from osa_core.executors.base import JobRecord, QueryResult
+from osa_core.executors.slurm_parse import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    parse_sacct,
+    parse_squeue,
+    reconcile,
+)
+from osa_core.jobs import JobSpec, compact_ranges
+
+UNREACHABLE_HINTS = (
+    "Unable to contact slurm controller",
+    "Socket timed out",
+    "Connection refused",
+    "Zero Bytes were transmitted",
+    "Slurm accounting storage is disabled",
+    "slurmdbd",
+    "Problem talking to the database",
+    "Communication connection failure",
+    "Unable to establish controller machine",
+)
+
+
+class SlurmCommandError(OsaError):
+    """sbatch/scancel refused the request (bad account, bad partition...)."""
+
+
+def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise SchedulerUnavailable(f"{argv[0]} did not answer within {timeout:.0f} s") from None
+    except FileNotFoundError:
+        raise SchedulerUnavailable(f"{argv[0]} not found: is the SLURM client installed?") from None
+
+
+def _unreachable(stderr: str) -> bool:
+    return any(hint.lower() in stderr.lower() for hint in UNREACHABLE_HINTS)
+
+
+def slurm_available(config: Config) -> bool:
+    """True when ``sinfo`` answers quickly (used by ``executor.kind = "auto"``)."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return _run(["sinfo", "-h", "-o", "%a"], timeout=5).returncode == 0
+    except SchedulerUnavailable:
+        return False
+
+
+def sbatch_argv(
+    spec: JobSpec,
+    array: tuple[int, ...] | None,
+    dependencies: Iterable[str],
+    resources: JobResources,
+    comment: str,
+    account: str,
+) -> list[str]:
+    """The exact sbatch command (also shown in previews)."""
+    argv = [
+        "sbatch",
+        "--parsable",
+        f"--job-name={spec.name}",
+        f"--comment={comment}",
+        f"--mem-per-cpu={resources.memory.slurm()}",
+        f"--time={resources.time.slurm()}",
+        f"--cpus-per-task={resources.cpus}",
+        f"--output={spec.output}",
+        f"--error={spec.error}",
+        f"--chdir={spec.workdir}",
+        "--kill-on-invalid-dep=yes",
+    ]
+    if resources.partition:
+        argv.append(f"--partition={resources.partition}")
+    if account:
+        argv.append(f"--account={account}")
+    if array is not None:
+        argv.append(f"--array={compact_ranges(array)}")  # raises on an empty list
+    deps = [str(int(d)) for d in dependencies]
+    if deps:
+        argv.append(f"--dependency=afterok:{':'.join(deps)}")
+    argv.append(str(spec.script))
+    return argv
+
+
+class SlurmExecutor:
+    name = "slurm"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.timeout = float(config.slurm.command_timeout)
+
+    def describe(self) -> str:
+        return "SLURM"
+
+    def submit(
+        self,
+        spec: JobSpec,
+        *,
+        array: tuple[int, ...] | None = None,
+        dependencies: Iterable[str] = (),
+        resources: JobResources | None = None,
+        comment: str | None = None,
+    ) -> str:
+        indices = array if array is not None else spec.array
+        argv = sbatch_argv(
+            spec,
+            indices,
+            dependencies,
+            resources or spec.resources,
+            comment or spec.comment,
+            self.config.slurm.account,
+        )
+        result = _run(argv, self.timeout)
+        if result.returncode != 0:
+            message = " ".join(result.stderr.split())[:300]
+            if _unreachable(result.stderr):
+                raise SchedulerUnavailable(f"sbatch: {message}")
+            raise SlurmCommandError(f"sbatch refused {spec.name}: {message}")
+        job_id = result.stdout.strip().split(";")[0]
+        if not job_id.isdigit():
+            raise SlurmCommandError(f"sbatch printed no job id: {result.stdout.strip()!r}")
+        return job_id
+
+    def _read(self, argv: list[str]) -> tuple[str | None, str]:
+        """Run a read-only command with one retry after a short back-off."""
+        message = ""
+        for attempt in range(2):
+            try:
+                result = _run(argv, self.timeout)
+            except SchedulerUnavailable as err:
+                message = str(err)
+            else:
+                if result.returncode == 0:
+                    return result.stdout, ""
+                message = f"{argv[0]}: {' '.join(result.stderr.split())[:200]}"
+            if attempt == 0:
+                time.sleep(1.0)
+        return None, message
+
+    def query(self, job_ids: Iterable[str]) -> QueryResult:
+        ids = sorted({str(int(j)) for j in job_ids}, key=int)
+        if not ids:
+            return QueryResult()
+        joined = ",".join(ids)
+        start = (dt.date.today() - dt.timedelta(days=60)).isoformat()
+        sacct_out, sacct_err = self._read(
+            [
+                "sacct",
+                "--parsable2",
+                "--noheader",
+                "--duplicates",
+                "-S",
+                start,
+                "-j",
+                joined,
+                "-o",
+                ",".join(SACCT_FIELDS),
+            ]
+        )
+        squeue_out, squeue_err = self._read(
+            ["squeue", "-h", "-r", "-t", "all", "-j", joined, "-o", SQUEUE_FORMAT]
+        )
+        sacct = parse_sacct(sacct_out).tasks if sacct_out is not None else {}
+        squeue = parse_squeue(squeue_out).tasks if squeue_out is not None else {}
+        if sacct_out is not None and "--duplicates" in sacct_out:
+            pass
+        tasks = reconcile(sacct, squeue)
+        messages = [m for m in (sacct_err, squeue_err) if m]
+        return QueryResult(
+            tasks=list(tasks.values()),
+            reachable=squeue_out is not None,
+            complete=sacct_out is not None and squeue_out is not None,
+            message="; ".join(messages),
+        )
+
+    def find_jobs(self, name_prefix: str) -> list[JobRecord]:
+        found: dict[str, JobRecord] = {}
+        start = (dt.date.today() - dt.timedelta(days=7)).isoformat()
+        out, err = self._read(["squeue", "-h", "-t", "all", "-o", "%F|%j|%k"])
+        if out is None:
+            raise SchedulerUnavailable(f"cannot look for our jobs: {err}")
+        for line in out.splitlines():
+            job, _, rest = line.partition("|")
+            name, _, comment = rest.partition("|")
+            if name.startswith(name_prefix) and job.strip().isdigit():
+                found[job.strip()] = JobRecord(job.strip(), name, comment)
+        out, err = self._read(
+            [
+                "sacct",
+                "-X",
+                "--parsable2",
+                "--noheader",
+                "-S",
+                start,
+                "-o",
+                "JobIDRaw,JobName,Comment",
+            ]
+        )
+        if out is None:
+            raise SchedulerUnavailable(f"cannot look for our jobs: {err}")
+        for line in out.splitlines():
+            job, _, rest = line.partition("|")
+            name, _, comment = rest.partition("|")
+            if name.startswith(name_prefix) and job.strip().isdigit():
+                found.setdefault(job.strip(), JobRecord(job.strip(), name, comment))
+        return list(found.values())
+
+    def cancel(self, job_ids: Iterable[str], indices: Iterable[int] | None = None) -> None:
+        ids = [str(int(j)) for j in job_ids]
+        if not ids:
+            return
+        if indices is not None:
+            ranges = compact_ranges(list(indices))
+            targets = [f"{job}_[{ranges}]" for job in ids]
+        else:
+            targets = ids
+        result = _run(["scancel", *targets], self.timeout)
+        if result.returncode != 0:
+            message = " ".join(result.stderr.split())[:300]
+            if _unreachable(result.stderr):
+                raise SchedulerUnavailable(f"scancel: {message}")
+            raise SlurmCommandError(f"scancel: {message}")

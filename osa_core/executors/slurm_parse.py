@@ -1,0 +1,207 @@
+"""Parsing what SLURM's CLI prints (pure functions, fuzzed in the tests).
+
+``sacct --parsable2`` rows: allocation rows (``123``, ``123_4``), pending array rows
+(``123_[5-9%2]``) and step rows (``123_4.batch``, ``123.extern``) whose MaxRSS we fold into
+their task. ``squeue -r`` rows: one task per line. Anything that does not parse is dropped
+(and counted), never turned into a state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from osa_core.executors.base import TaskState
+
+SACCT_FIELDS = (
+    "JobID",
+    "JobName",
+    "State",
+    "ExitCode",
+    "ElapsedRaw",
+    "TotalCPU",
+    "MaxRSS",
+    "Reason",
+    "Comment",
+)
+SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
+_JOBID_RE = re.compile(r"^(?P<job>\d+)(?:_(?P<index>\d+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[\w-]+))?$")
+_STATE_RE = re.compile(r"^[A-Z_]+$")
+_SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+@dataclass
+class Parsed:
+    tasks: dict[tuple[str, int | None], TaskState] = field(default_factory=dict)
+    rejected: int = 0
+
+
+def parse_job_id(text: str) -> tuple[str, list[int] | None, str | None] | None:
+    """``123_4.batch`` -> ("123", [4], "batch"); ``123_[1-3]`` -> ("123", [1, 2, 3], None)."""
+    match = _JOBID_RE.match(text.strip())
+    if not match:
+        return None
+    index = match["index"]
+    indices: list[int] | None = None
+    if index is not None:
+        if index.startswith("["):
+            indices = []
+            for part in index.strip("[]").split("%")[0].split(","):
+                if not part:
+                    continue
+                low, _, high = part.partition("-")
+                start, end = int(low), int(high or low)
+                if end < start or end - start > 1_000_000:
+                    return None
+                indices.extend(range(start, end + 1))
+        else:
+            indices = [int(index)]
+    return match["job"], indices, match["step"]
+
+
+def parse_state(text: str) -> str | None:
+    """``CANCELLED by 0`` -> ``CANCELLED``; anything not an upper-case word -> None."""
+    word = text.strip().split(" ")[0].rstrip("+") if text.strip() else ""
+    return word if _STATE_RE.match(word) else None
+
+
+def parse_exit(text: str) -> tuple[int | None, int | None]:
+    code, _, sig = text.strip().partition(":")
+    try:
+        return int(code), int(sig) if sig else None
+    except ValueError:
+        return None, None
+
+
+def parse_cpu(text: str) -> float | None:
+    """TotalCPU: ``[D-][HH:]MM:SS[.mmm]`` -> seconds."""
+    text = text.strip()
+    if not text:
+        return None
+    days = 0
+    if "-" in text:
+        day, _, text = text.partition("-")
+        if not day.isdigit():
+            return None
+        days = int(day)
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        return None
+    if not 1 <= len(values) <= 3 or any(v < 0 for v in values):
+        return None
+    seconds = 0.0
+    for value in values:
+        seconds = seconds * 60 + value
+    return days * 86400 + seconds
+
+
+def parse_size(text: str) -> int | None:
+    """MaxRSS: ``1234K`` / ``12.5M`` / ``0`` -> bytes."""
+    text = text.strip()
+    if not text:
+        return None
+    unit = text[-1].upper()
+    try:
+        if unit in _SIZE_UNITS:
+            return int(float(text[:-1]) * _SIZE_UNITS[unit])
+        return int(float(text))
+    except ValueError:
+        return None
+
+
+def _int_or_none(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def parse_sacct(output: str) -> Parsed:
+    """Rows of ``sacct --parsable2 --noheader -o`` SACCT_FIELDS (with step rows)."""
+    parsed = Parsed()
+    peaks: dict[tuple[str, int | None], int] = {}
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        cols = line.split("|")
+        if len(cols) < len(SACCT_FIELDS):
+            parsed.rejected += 1
+            continue
+        # Comment is last and may itself contain '|': join the rest back.
+        jobid, name, state_text, exit_text, elapsed, cpu, rss, reason = cols[:8]
+        comment = "|".join(cols[8:])
+        ident = parse_job_id(jobid)
+        state = parse_state(state_text)
+        if ident is None or (state is None and ident[2] is None):
+            parsed.rejected += 1
+            continue
+        job, indices, step = ident
+        if step is not None:  # a step row: only its MaxRSS matters
+            size = parse_size(rss)
+            for index in indices or [None]:
+                if size is not None:
+                    peaks[(job, index)] = max(peaks.get((job, index), 0), size)
+            continue
+        exit_code, signal = parse_exit(exit_text)
+        for index in indices or [None]:
+            parsed.tasks[(job, index)] = TaskState(
+                job_id=job,
+                index=index,
+                state=state or "UNKNOWN",
+                exit_code=exit_code,
+                signal=signal or None,
+                elapsed=_int_or_none(elapsed),
+                cpu=parse_cpu(cpu),
+                max_rss=parse_size(rss),
+                reason="" if reason.strip() == "None" else reason.strip(),
+                name=name,
+                comment=comment,
+            )
+    for key, peak in peaks.items():
+        task = parsed.tasks.get(key)
+        if task is not None:
+            parsed.tasks[key] = replace(task, max_rss=max(task.max_rss or 0, peak))
+    return parsed
+
+
+def parse_squeue(output: str) -> Parsed:
+    """Rows of ``squeue -h -r -t all -o`` SQUEUE_FORMAT."""
+    parsed = Parsed()
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        cols = line.split("|")
+        if len(cols) < 5:
+            parsed.rejected += 1
+            continue
+        jobid, state_text, reason, name = cols[:4]
+        comment = "|".join(cols[4:])
+        ident = parse_job_id(jobid)
+        state = parse_state(state_text)
+        if ident is None or state is None or ident[2] is not None:
+            parsed.rejected += 1
+            continue
+        job, indices, _ = ident
+        for index in indices or [None]:
+            parsed.tasks[(job, index)] = TaskState(
+                job_id=job,
+                index=index,
+                state=state,
+                reason="" if reason in ("None", "(null)") else reason,
+                name=name,
+                comment="" if comment == "(null)" else comment,
+            )
+    return parsed
+
+
+def reconcile(sacct: dict, squeue: dict) -> dict:
+    """sacct is the record, squeue the fresher view: squeue wins on the state of tasks it
+    knows (sacct lags by seconds), sacct keeps exit code, times and memory."""
+    merged = dict(sacct)
+    for key, live in squeue.items():
+        record = merged.get(key)
+        if record is None:
+            merged[key] = live
+        elif record.state != live.state:
+            merged[key] = replace(record, state=live.state, reason=live.reason or record.reason)
+    return merged
