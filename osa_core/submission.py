@@ -16,6 +16,7 @@ from osa_core.errors import InputError, SchedulerUnavailable
 from osa_core.executors.base import ACTIVE_STATES, COMPLETED, PENDING, Executor
 from osa_core.jobs import JobSpec, compact_ranges, job_spec, write_scripts
 from osa_core.journal import Journal, JournalView
+from osa_core.locking import night_lock
 from osa_core.paths import NightPaths
 from osa_core.plan import CALIBRATION, Plan, Sequence
 from osa_core.retry import RetryDecision, decide, resources_of, with_more_memory
@@ -263,10 +264,14 @@ def execute(
     return done
 
 
-def fresh_status(config: Config, plan: Plan, executor: Executor) -> tuple[Journal, NightStatus]:
+def fresh_status(
+    config: Config, plan: Plan, executor: Executor, recover: bool = True
+) -> tuple[Journal, NightStatus]:
     """Heal interrupted submissions, then compute the status (requires the scheduler)."""
     journal = Journal(NightPaths(config, plan.night).journal)
-    view = recover_intents(executor, journal, journal.read())
+    view = journal.read()
+    if recover:
+        view = recover_intents(executor, journal, view)
     status = night_status(config, plan, executor, view)
     if not status.scheduler_ok:
         raise SchedulerUnavailable(
@@ -279,18 +284,31 @@ def fresh_status(config: Config, plan: Plan, executor: Executor) -> tuple[Journa
 def submit_night(
     config: Config, plan: Plan, executor: Executor | None = None, dry_run: bool = False
 ) -> SubmitReport:
-    """Submit every sequence that has never been submitted (idempotent)."""
-    from osa_core.executors.base import get_executor
-    from osa_core.locking import night_lock
+    """Submit every sequence that has never been submitted (idempotent).
 
-    executor = executor or get_executor(config)
-    paths = NightPaths(config, plan.night)
-    with night_lock(paths.lock, wait=0 if dry_run else 30):
-        journal, status = fresh_status(config, plan, executor)
-        report = plan_submission(config, plan, status)
-        if dry_run or not report.jobs:
-            return report
-        return execute(config, plan, executor, report, journal)
+    A dry run takes no lock (a preview while cron works is fine); a real one does.
+    """
+    executor = executor or _executor(config)
+    if dry_run:
+        _, status = fresh_status(config, plan, executor, recover=False)
+        return plan_submission(config, plan, status)
+    with night_lock(NightPaths(config, plan.night).lock, wait=30):
+        return submit_night_locked(config, plan, executor)
+
+
+def submit_night_locked(config: Config, plan: Plan, executor: Executor) -> SubmitReport:
+    """``submit_night`` for a caller that already holds the night's lock."""
+    journal, status = fresh_status(config, plan, executor)
+    report = plan_submission(config, plan, status)
+    if not report.jobs:
+        return report
+    return execute(config, plan, executor, report, journal)
+
+
+def _executor(config: Config) -> Executor:
+    from osa_core.executors.base import get_executor
+
+    return get_executor(config)
 
 
 def _last_resources(
@@ -381,14 +399,10 @@ def resubmit_failed(
     dry_run: bool = False,
 ) -> SubmitReport:
     """Resubmit exactly the failed subruns (one compact array per run and resources)."""
-    from osa_core.executors.base import get_executor
-    from osa_core.locking import night_lock
-
-    executor = executor or get_executor(config)
-    paths = NightPaths(config, plan.night)
-    with night_lock(paths.lock, wait=0 if dry_run else 30):
-        journal, status = fresh_status(config, plan, executor)
-        report = plan_resubmission(
+    executor = executor or _executor(config)
+    if dry_run:
+        journal, status = fresh_status(config, plan, executor, recover=False)
+        return plan_resubmission(
             config,
             status,
             journal.read(),
@@ -397,9 +411,36 @@ def resubmit_failed(
             automatic=automatic,
             more_memory=more_memory,
         )
-        if dry_run or not report.jobs:
-            return report
-        return execute(config, plan, executor, report, journal)
+    with night_lock(NightPaths(config, plan.night).lock, wait=30):
+        return resubmit_failed_locked(
+            config,
+            plan,
+            executor,
+            runs=runs,
+            indices=indices,
+            automatic=automatic,
+            more_memory=more_memory,
+        )
+
+
+def resubmit_failed_locked(
+    config: Config,
+    plan: Plan,
+    executor: Executor,
+    *,
+    runs: list[int] | None = None,
+    indices: dict[int, list[int]] | None = None,
+    automatic: bool = False,
+    more_memory: bool = False,
+) -> SubmitReport:
+    """``resubmit_failed`` for a caller that already holds the night's lock."""
+    journal, status = fresh_status(config, plan, executor)
+    report = plan_resubmission(
+        config, status, journal.read(), runs, indices, automatic=automatic, more_memory=more_memory
+    )
+    if not report.jobs:
+        return report
+    return execute(config, plan, executor, report, journal)
 
 
 def cancel(
@@ -411,10 +452,7 @@ def cancel(
     reason: str = "",
 ) -> list[str]:
     """Cancel our active jobs of the night (or of some runs); returns the job ids."""
-    from osa_core.executors.base import get_executor
-    from osa_core.locking import night_lock
-
-    executor = executor or get_executor(config)
+    executor = executor or _executor(config)
     paths = NightPaths(config, plan.night)
     with night_lock(paths.lock, wait=30):
         journal, status = fresh_status(config, plan, executor)
@@ -436,8 +474,6 @@ def cancel(
 
 def give_up(config: Config, plan: Plan, run: int, indices: list[int], reason: str) -> None:
     """An operator decides these subruns will not be processed (closing may go on)."""
-    from osa_core.locking import night_lock
-
     if not reason.strip():
         raise InputError("give up needs a reason (it is recorded in the journal)")
     sequence: Sequence = plan.sequence_for_run(run)

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("osa_core.cli.simple:cancel", "cancel the night's active jobs"),
     "give-up": ("osa_core.cli.simple:give_up", "give up subruns (with a reason)"),
     "journal": ("osa_core.cli.simple:journal", "the operator journal of a night"),
+    "console": ("osa_tui.cli:console", "the operator console (Textual)"),
+    "serve": ("osa_tui.cli:serve", "the console in a browser (localhost by default)"),
     "config": ("osa_core.cli.config_cmd", "show or validate the configuration"),
     "generate-night": ("osa_core.cli.generate", "write a synthetic night tree (tests, bench)"),
 }
@@ -45,6 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="config TOML (else $OSA_CONFIG, else the installation's config/osa.toml)",
     )
+    parser.add_argument(
+        "--batch", action="store_true", help="one headless cron tick of a night (see docs/batch.md)"
+    )
+    parser.add_argument(
+        "--date",
+        dest="batch_date",
+        metavar="YYYY-MM-DD",
+        help="with --batch: the night (default: the night that started yesterday evening)",
+    )
+    parser.add_argument(
+        "--json", dest="batch_json", action="store_true", help="with --batch: JSON output"
+    )
+    parser.add_argument(
+        "--no-close",
+        action="store_true",
+        help="with --batch: do not close the night even when ready",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -56,11 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.batch:
+        return _run_guarded(lambda: _batch(args))
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.BAD_INPUT
+    return _run_guarded(lambda: int(_function(args._module, "run")(args) or 0))
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from osa_core.cli.batch import run_batch
+
+    return run_batch(args)
+
+
+def _run_guarded(body) -> int:
     try:
-        return int(_function(args._module, "run")(args) or 0)
+        return int(body() or 0)
     except OsaError as err:
         print(f"osa: error: {err}", file=sys.stderr)
         return err.exit_code

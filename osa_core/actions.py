@@ -1,0 +1,338 @@
+"""One registry of operator actions, shared by the console, its command palette and ``--batch``.
+
+Each action has an id (which key bindings refer to), a title and description, a guard
+(why it may not run now), a preview (exactly what it would do: the jobs it would submit)
+and a run. Faces never call the submission functions directly: what a shifter previews in
+the console is what cron does and what the CLI prints, and every run lands in the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from osa_core.config import Config
+from osa_core.executors.base import Executor
+from osa_core.journal import Journal
+from osa_core.paths import NightPaths
+from osa_core.plan import Plan
+from osa_core.status import NightStatus
+
+
+@dataclass
+class Selection:
+    """What the operator points at: a run and, optionally, some of its subruns."""
+
+    run: int | None = None
+    subruns: tuple[int, ...] = ()
+
+    def indices(self) -> dict[int, list[int]] | None:
+        if self.run is None or not self.subruns:
+            return None
+        return {self.run: list(self.subruns)}
+
+    def runs(self) -> list[int] | None:
+        return None if self.run is None else [self.run]
+
+    def describe(self) -> str:
+        if self.run is None:
+            return "the whole night"
+        if self.subruns:
+            from osa_core.jobs import compact_ranges
+
+            return f"run {self.run:05d} subruns {compact_ranges(self.subruns)}"
+        return f"run {self.run:05d}"
+
+
+@dataclass
+class Context:
+    """Everything an action needs; built by the face that invokes it."""
+
+    config: Config
+    plan: Plan
+    executor: Executor
+    status: NightStatus | None = None
+    selection: Selection = field(default_factory=Selection)
+    reason: str = ""
+    override: bool = False
+    read_only: bool = False
+
+
+@dataclass
+class Preview:
+    """What the action would do, line by line, before anyone confirms it."""
+
+    lines: list[str]
+    nothing_to_do: bool = False
+    data: Any = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    message: str
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    title: str
+    description: str
+    destructive: bool
+    needs_reason: bool
+    guard: Callable[[Context], str | None]
+    preview: Callable[[Context], Preview]
+    run: Callable[[Context], Outcome]
+    mutates: bool = True
+
+
+def _no_guard(ctx: Context) -> str | None:
+    return None
+
+
+def _writer_guard(ctx: Context) -> str | None:
+    return "read-only mode: actions are disabled" if ctx.read_only else None
+
+
+def _report_preview(report: Any) -> Preview:
+    lines = report.summary().splitlines()
+    return Preview(lines=lines, nothing_to_do=not report.jobs, data=report)
+
+
+# --- submit ---------------------------------------------------------------------------
+def _submit_guard(ctx: Context) -> str | None:
+    if ctx.plan.problems:
+        return ctx.plan.problems[0]
+    return _writer_guard(ctx)
+
+
+def _submit_preview(ctx: Context) -> Preview:
+    from osa_core.submission import submit_night
+
+    return _report_preview(submit_night(ctx.config, ctx.plan, ctx.executor, dry_run=True))
+
+
+def _submit_run(ctx: Context) -> Outcome:
+    from osa_core.submission import submit_night
+
+    report = submit_night(ctx.config, ctx.plan, ctx.executor)
+    return Outcome(True, report.summary(), report)
+
+
+# --- resubmit / more memory -----------------------------------------------------------
+def _resubmit(more_memory: bool) -> tuple[Callable, Callable]:
+    def preview(ctx: Context) -> Preview:
+        from osa_core.submission import resubmit_failed
+
+        report = resubmit_failed(
+            ctx.config,
+            ctx.plan,
+            ctx.executor,
+            runs=ctx.selection.runs(),
+            indices=ctx.selection.indices(),
+            more_memory=more_memory,
+            dry_run=True,
+        )
+        preview = _report_preview(report)
+        if preview.nothing_to_do:
+            preview.lines = [f"no failed subruns in {ctx.selection.describe()}"]
+        return preview
+
+    def run(ctx: Context) -> Outcome:
+        from osa_core.submission import resubmit_failed
+
+        report = resubmit_failed(
+            ctx.config,
+            ctx.plan,
+            ctx.executor,
+            runs=ctx.selection.runs(),
+            indices=ctx.selection.indices(),
+            more_memory=more_memory,
+        )
+        return Outcome(True, report.summary(), report)
+
+    return preview, run
+
+
+# --- give up -------------------------------------------------------------------------
+def _give_up_guard(ctx: Context) -> str | None:
+    if ctx.selection.run is None or not ctx.selection.subruns:
+        return "select the subruns to give up (in a run's grid)"
+    return _writer_guard(ctx)
+
+
+def _give_up_preview(ctx: Context) -> Preview:
+    return Preview(
+        [
+            f"give up {ctx.selection.describe()}: they will not be processed and the "
+            "night may close without them (recorded in the journal with your reason)"
+        ]
+    )
+
+
+def _give_up_run(ctx: Context) -> Outcome:
+    from osa_core.submission import give_up
+
+    assert ctx.selection.run is not None
+    give_up(ctx.config, ctx.plan, ctx.selection.run, list(ctx.selection.subruns), ctx.reason)
+    return Outcome(True, f"gave up {ctx.selection.describe()}")
+
+
+# --- cancel --------------------------------------------------------------------------
+def _cancel_preview(ctx: Context) -> Preview:
+    status = ctx.status
+    if status is None:
+        return Preview(["cancel the active jobs of " + ctx.selection.describe()])
+    ids = sorted(
+        {
+            s.job_id
+            for seq in status.sequences
+            for s in seq.subruns
+            if s.state in ("PENDING", "RUNNING")
+            and s.job_id
+            and (ctx.selection.run is None or seq.sequence.run == ctx.selection.run)
+        }
+    )
+    if not ids:
+        return Preview([f"no active job in {ctx.selection.describe()}"], nothing_to_do=True)
+    return Preview([f"scancel {' '.join(ids)}  ({ctx.selection.describe()})"])
+
+
+def _cancel_run(ctx: Context) -> Outcome:
+    from osa_core.submission import cancel
+
+    ids = cancel(ctx.config, ctx.plan, ctx.executor, runs=ctx.selection.runs(), reason=ctx.reason)
+    return Outcome(True, f"cancelled {', '.join(ids)}" if ids else "nothing to cancel", ids)
+
+
+# --- close ---------------------------------------------------------------------------
+def _close_guard(ctx: Context) -> str | None:
+    from osa_core.closing.readiness import readiness
+
+    blocked = _writer_guard(ctx)
+    if blocked:
+        return blocked
+    if ctx.status is None:
+        return "no status yet"
+    ready = readiness(ctx.status)
+    if not ready.ready and not ctx.override:
+        return ready.summary() + " (override to close anyway)"
+    return None
+
+
+def _close_preview(ctx: Context) -> Preview:
+    from osa_core.closing.close import close_night
+
+    lines = close_night(
+        ctx.config, ctx.plan, ctx.executor, dry_run=True, override=ctx.override, reason=ctx.reason
+    )
+    return Preview(lines=lines)
+
+
+def _close_run(ctx: Context) -> Outcome:
+    from osa_core.closing.close import close_night
+
+    lines = close_night(
+        ctx.config, ctx.plan, ctx.executor, override=ctx.override, reason=ctx.reason
+    )
+    return Outcome(True, "\n".join(lines))
+
+
+# --- refresh -------------------------------------------------------------------------
+def _refresh_preview(ctx: Context) -> Preview:
+    return Preview(["query the scheduler and re-read the histories"])
+
+
+def _refresh_run(ctx: Context) -> Outcome:
+    return Outcome(True, "refreshed")
+
+
+_resubmit_preview, _resubmit_run = _resubmit(more_memory=False)
+_memory_preview, _memory_run = _resubmit(more_memory=True)
+
+ACTIONS: dict[str, Action] = {
+    a.id: a
+    for a in (
+        Action(
+            "submit",
+            "Submit night",
+            "Submit every sequence not submitted yet (calibration "
+            "first, data arrays chained after it)",
+            False,
+            False,
+            _submit_guard,
+            _submit_preview,
+            _submit_run,
+        ),
+        Action(
+            "resubmit",
+            "Resubmit failed",
+            "Resubmit exactly the failed subruns of the selection (one compact array per run)",
+            False,
+            False,
+            _writer_guard,
+            _resubmit_preview,
+            _resubmit_run,
+        ),
+        Action(
+            "retry_memory",
+            "Retry with more memory",
+            "Resubmit the failed subruns of the "
+            "selection asking for more memory ([retry] memory_factor)",
+            False,
+            False,
+            _writer_guard,
+            _memory_preview,
+            _memory_run,
+        ),
+        Action(
+            "give_up",
+            "Give up subruns",
+            "Mark the selected subruns as given up, with a "
+            "reason: the night can close without them",
+            True,
+            True,
+            _give_up_guard,
+            _give_up_preview,
+            _give_up_run,
+        ),
+        Action(
+            "cancel",
+            "Cancel jobs",
+            "Cancel the active jobs of the selection (or the night)",
+            True,
+            False,
+            _writer_guard,
+            _cancel_preview,
+            _cancel_run,
+        ),
+        Action(
+            "close",
+            "Close night",
+            "Merge, DL2, move to the final tree, provenance, "
+            "NightFinished (guarded: every subrun finished or given up)",
+            True,
+            False,
+            _close_guard,
+            _close_preview,
+            _close_run,
+        ),
+        Action(
+            "refresh",
+            "Refresh",
+            "Query the scheduler now",
+            False,
+            False,
+            _no_guard,
+            _refresh_preview,
+            _refresh_run,
+            mutates=False,
+        ),
+    )
+}
+
+
+def journal_of(config: Config, plan: Plan) -> Journal:
+    return Journal(NightPaths(config, plan.night).journal)

@@ -1,0 +1,35 @@
+"""The ``osa --batch`` face: log lines for the cron mail, or ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from osa_core.batch import default_night, tick
+from osa_core.config import load_config
+from osa_core.errors import OsaError
+from osa_core.paths import parse_night
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    night = parse_night(args.batch_date) if args.batch_date else default_night()
+    try:
+        config = load_config(args.config)
+        report = tick(config, night, auto_close=not args.no_close)
+    except OsaError as err:
+        if args.batch_json:
+            json.dump(
+                {"night": night.isoformat(), "exit_code": err.exit_code, "error": str(err)},
+                sys.stdout,
+            )
+            sys.stdout.write("\n")
+        print(f"osa --batch {night}: {type(err).__name__}: {err}", file=sys.stderr)
+        return err.exit_code
+    if args.batch_json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for line in report.lines:
+            print(line)
+    return report.exit_code

@@ -1,0 +1,1 @@
+"""Closing a night: readiness, per-run products, final tree, provenance, manifest."""

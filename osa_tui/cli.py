@@ -1,0 +1,77 @@
+"""``osa console`` and ``osa serve``: the console in a terminal, or in a browser.
+
+Textual is imported only when the console starts, so the ``osa`` CLI stays fast and the
+engine never depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def add_console(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-d",
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="night to open (default: the night that started last evening)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="watch only: every action is disabled"
+    )
+    parser.add_argument("--theme", help="theme name (themes/*.toml)")
+
+
+def _night(args: argparse.Namespace):
+    from osa_core.batch import default_night
+    from osa_core.paths import parse_night
+
+    return parse_night(args.date) if args.date else default_night()
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from osa_core.config import load_config
+    from osa_tui.app import OsaApp
+    from osa_tui.engine import Engine
+
+    config = load_config(args.config)
+    night = _night(args)
+    app = OsaApp(Engine(config, read_only=args.read_only), night, theme=args.theme)
+    app.run()
+    return 0
+
+
+def add_serve(parser: argparse.ArgumentParser) -> None:
+    add_console(parser)
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: localhost only; see docs/serve.md)",
+    )
+    parser.add_argument("--port", type=int, default=8000)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from textual_serve.server import Server
+
+    command = [sys.executable, "-m", "osa_core.cli.main"]
+    if args.config:
+        command += ["--config", args.config]
+    command += ["console"]
+    if args.date:
+        command += ["--date", args.date]
+    if args.read_only:
+        command.append("--read-only")
+    if args.theme:
+        command += ["--theme", args.theme]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: serving on {args.host}: anyone who reaches this port can act on "
+            "the night; prefer localhost behind SSH (docs/serve.md)",
+            file=sys.stderr,
+        )
+    server = Server(shlex.join(command), host=args.host, port=args.port, title="osa-console")
+    server.serve()
+    return 0

@@ -1,0 +1,106 @@
+"""The console's window on the engine: builds a NightView in a worker thread.
+
+Everything the screens show comes from osa_core (plan, status, readiness, journal, DQ);
+this module only gathers it into one immutable snapshot per refresh so the UI thread never
+blocks and never computes anything itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from osa_core.actions import ACTIONS, Context, Outcome, Preview, Selection
+from osa_core.closing.readiness import Readiness, readiness
+from osa_core.config import Config
+from osa_core.errors import OsaError
+from osa_core.executors.base import Executor, get_executor
+from osa_core.journal import Journal
+from osa_core.paths import NightPaths
+from osa_core.plan import Plan, build_plan
+from osa_core.status import NightStatus, night_status
+
+
+@dataclass
+class NightView:
+    """One refresh worth of facts about a night."""
+
+    night: dt.date
+    plan: Plan | None
+    status: NightStatus | None
+    readiness: Readiness | None
+    journal: list[dict[str, Any]]
+    error: str = ""
+    refreshed: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    dq: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None
+
+
+class Engine:
+    """Holds config and executor; every method is safe to call from a worker thread."""
+
+    def __init__(
+        self, config: Config, read_only: bool = False, executor: Executor | None = None
+    ) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.executor = executor or get_executor(config)
+
+    def load(self, night: dt.date) -> NightView:
+        paths = NightPaths(self.config, night)
+        journal = Journal(paths.journal).read().entries
+        try:
+            plan = build_plan(self.config, night, write_cache=not self.read_only)
+        except OsaError as err:
+            return NightView(
+                night=night, plan=None, status=None, readiness=None, journal=journal, error=str(err)
+            )
+        status = night_status(self.config, plan, self.executor)
+        return NightView(
+            night=night,
+            plan=plan,
+            status=status,
+            readiness=readiness(status),
+            journal=journal,
+            dq=self.load_dq(night),
+        )
+
+    def load_dq(self, night: dt.date) -> Any:
+        try:
+            from osa_core.dq.summary import night_dq
+        except ImportError:
+            return None
+        try:
+            return night_dq(self.config, night)
+        except OsaError as err:
+            return str(err)
+        except Exception as err:  # a DQ file we cannot read must not break the console
+            return f"DQ unavailable: {type(err).__name__}: {err}"
+
+    def context(
+        self, view: NightView, selection: Selection, reason: str = "", override: bool = False
+    ) -> Context:
+        assert view.plan is not None
+        return Context(
+            config=self.config,
+            plan=view.plan,
+            executor=self.executor,
+            status=view.status,
+            selection=selection,
+            reason=reason,
+            override=override,
+            read_only=self.read_only,
+        )
+
+    def guard(self, action_id: str, context: Context) -> str | None:
+        return ACTIONS[action_id].guard(context)
+
+    def preview(self, action_id: str, context: Context) -> Preview:
+        return ACTIONS[action_id].preview(context)
+
+    def run(self, action_id: str, context: Context) -> Outcome:
+        return ACTIONS[action_id].run(context)

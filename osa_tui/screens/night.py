@@ -1,0 +1,181 @@
+"""The Night screen: one row per sequence, the night's header, the way into each run."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from osa_core.actions import Selection
+from osa_core.plan import CALIBRATION
+from osa_tui.engine import NightView
+from osa_tui.symbols import symbol
+from osa_tui.widgets.header import NightHeader
+
+BAR_WIDTH = 6
+
+
+def bar(percent: float | None) -> Text:
+    """``███▌░░ 58`` style progress: readable without colour."""
+    if percent is None:
+        return Text("-", style="dim")
+    filled = percent / 100 * BAR_WIDTH
+    full = int(filled)
+    text = "█" * full + ("▌" if filled - full >= 0.5 else "")
+    text = text.ljust(BAR_WIDTH, "░")
+    style = "green" if percent >= 100 else "yellow" if percent > 0 else "dim"
+    return Text(f"{text}{percent:4.0f}", style=style)
+
+
+class NightScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open_run", "Open run", id="drill_down"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="back"),
+    ]
+    DEFAULT_CSS = """
+    NightScreen #sequences { height: 1fr; }
+    NightScreen #notes { height: auto; max-height: 4; color: $warning; padding: 0 1; }
+    NightScreen #filter { dock: bottom; display: none; }
+    NightScreen #filter.visible { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: NightView | None = None
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield NightHeader(id="header")
+        yield DataTable(id="sequences", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="notes", markup=False)
+        yield Input(placeholder="filter runs: run number, source or state", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key in (
+            ("Run", "run"),
+            ("Type", "type"),
+            ("Source", "source"),
+            ("Subruns", "subruns"),
+            ("DL1a", "dl1"),
+            ("DL1b", "dl1ab"),
+            ("Check", "dcheck"),
+            ("State", "state"),
+            ("Try", "try"),
+            ("Job", "job"),
+            ("DQ", "dq"),
+        ):
+            table.add_column(label, key=key)
+        table.focus()
+        if self.app.view is not None:
+            self.update_view(self.app.view)
+
+    # --- data ------------------------------------------------------------------------
+    def update_view(self, view: NightView) -> None:
+        self.view = view
+        self.query_one(NightHeader).show(view, self.app.engine.read_only)
+        table = self.query_one(DataTable)
+        current = None
+        if table.row_count and table.cursor_row is not None:
+            try:
+                current = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            except Exception:
+                current = None
+        table.clear()
+        if view.status is None:
+            self.query_one("#notes", Static).update(view.error)
+            return
+        dq_flags = self.app.dq_flags(view)
+        needle = self.filter_text.lower()
+        for seq in view.status.sequences:
+            sequence = seq.sequence
+            is_cal = sequence.kind == CALIBRATION
+            subruns = "-" if is_cal else f"{len(sequence.subruns)}"
+            if sequence.mismatch:
+                subruns = f"{len(sequence.subruns)}/{sequence.declared_subruns}!"
+            state = Text(f"{symbol(seq.state)} {seq.state}", style=self.app.state_style(seq.state))
+            failed = len(seq.failed)
+            if failed and seq.state not in ("FAILED",):
+                state.append(f" ({failed}✗)", style="bold red")
+            flags = dq_flags.get(sequence.run, "")
+            row = (
+                f"{sequence.run:05d}",
+                "CALIB" if is_cal else "DATA",
+                sequence.source_name or "-",
+                subruns,
+                bar(seq.percent.get("DL1")),
+                bar(seq.percent.get("DL1AB")),
+                bar(seq.percent.get("DCHECK")),
+                state,
+                str(seq.attempts),
+                seq.job_ids[-1] if seq.job_ids else "-",
+                Text(flags, style="bold yellow") if flags else Text("-", style="dim"),
+            )
+            haystack = " ".join(str(c) for c in row).lower()
+            if needle and needle not in haystack:
+                continue
+            table.add_row(*row, key=str(sequence.run))
+        if current is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(current))
+            except Exception:
+                pass
+        notes = list(view.plan.problems if view.plan else []) + list(
+            view.plan.warnings if view.plan else []
+        )
+        excluded = view.plan.excluded if view.plan else ()
+        if excluded:
+            notes.append(
+                "not analysed: "
+                + ", ".join(f"{e.run} ({e.reason})" for e in excluded[:6])
+                + (f" and {len(excluded) - 6} more" if len(excluded) > 6 else "")
+            )
+        if view.readiness and not view.readiness.ready and not view.status.closed:
+            notes.insert(0, view.readiness.summary())
+        self.query_one("#notes", Static).update("\n".join(notes[:4]))
+
+    def selected_run(self) -> int | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+        return int(key) if key else None
+
+    def selection(self) -> Selection:
+        return Selection(run=self.selected_run())
+
+    # --- actions ---------------------------------------------------------------------
+    def action_open_run(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.app.open_run(run)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_run()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value.strip()
+        self.query_one(DataTable).focus()
+        if self.view:
+            self.update_view(self.view)
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("visible")
+        self.filter_text = ""
+        self.query_one(DataTable).focus()
+        if self.view:
+            self.update_view(self.view)

@@ -1,0 +1,67 @@
+"""Themes are data files (themes/*.toml) loaded at start, not code.
+
+Each file gives Textual's theme colours plus ``[states]``: the colour of each job state in
+the subrun grid and tables. Symbols (osa_tui.symbols) carry the state too, so no theme
+relies on colour alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.theme import Theme
+
+from osa_core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
+_THEME_KEYS = {
+    "name",
+    "dark",
+    "primary",
+    "secondary",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "success",
+    "warning",
+    "error",
+    "states",
+}
+
+
+@dataclass(frozen=True)
+class OsaTheme:
+    theme: Theme
+    states: dict[str, str]
+
+
+def load_theme(path: Path) -> OsaTheme:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read theme: {err}") from None
+    unknown = set(data) - _THEME_KEYS
+    if unknown:
+        raise ConfigError(f"{path.name}: unknown theme key(s) {', '.join(sorted(unknown))}")
+    if "name" not in data or "primary" not in data:
+        raise ConfigError(f"{path.name}: a theme needs at least name and primary")
+    states = {str(k): str(v) for k, v in (data.pop("states", None) or {}).items()}
+    try:
+        theme = Theme(**data)
+        theme.to_color_system()  # validates the colours now, not at first paint
+    except Exception as err:
+        raise ConfigError(f"{path.name}: invalid theme: {err}") from None
+    return OsaTheme(theme=theme, states=states)
+
+
+def load_themes(directory: Path = THEMES_DIR) -> dict[str, OsaTheme]:
+    return {t.theme.name: t for t in (load_theme(p) for p in sorted(directory.glob("*.toml")))}

@@ -1,0 +1,108 @@
+"""The night header: what night, which calibration, totals, ETA, data age, scheduler."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.widgets import Static
+
+from osa_tui.engine import NightView
+
+
+def _age(moment: dt.datetime) -> str:
+    seconds = max(0, int((dt.datetime.now(dt.timezone.utc) - moment).total_seconds()))
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def eta(view: NightView) -> str:
+    """Rough ETA from the mean elapsed of finished subruns and the work left (per slot)."""
+    status = view.status
+    if status is None:
+        return "-"
+    done = [
+        s.elapsed
+        for seq in status.data
+        for s in seq.subruns
+        if s.state == "COMPLETED" and s.elapsed
+    ]
+    left = sum(
+        1
+        for seq in status.data
+        for s in seq.subruns
+        if s.state in ("PENDING", "RUNNING", "NOT_SUBMITTED")
+    )
+    if not left:
+        return "done" if done else "-"
+    running = sum(1 for seq in status.data for s in seq.subruns if s.state == "RUNNING")
+    if not done or not running:
+        return "?"
+    minutes = sum(done) / len(done) * left / running / 60
+    return f"~{minutes:.0f} min" if minutes >= 1 else "<1 min"
+
+
+class NightHeader(Static):
+    DEFAULT_CSS = """
+    NightHeader { height: auto; padding: 0 1; background: $panel; color: $foreground; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.view: NightView | None = None
+        self.read_only = False
+
+    def show(self, view: NightView | None, read_only: bool = False) -> None:
+        self.view = view
+        self.read_only = read_only
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        view = self.view
+        if view is None:
+            self.update(Text("loading…", style="dim"))
+            return
+        text = Text()
+        text.append(f"Night {view.night}", style="bold")
+        if self.read_only:
+            text.append("  READ-ONLY", style="bold reverse")
+        if view.plan is None:
+            text.append(f"\n✗ {view.error}", style="bold red")
+            self.update(text)
+            return
+        plan, status = view.plan, view.status
+        if plan.calibration:
+            text.append(f"  ·  calib {plan.calibration.drs4_run}+{plan.calibration.pedcal_run}")
+            if plan.calibration.lookback:
+                text.append(f" from {plan.calibration.night}", style="yellow")
+        else:
+            text.append("  ·  no calibration", style="bold red")
+        if status is not None:
+            totals = status.totals
+            total = sum(totals.values())
+            done = totals.get("COMPLETED", 0)
+            failed = sum(
+                n
+                for s, n in totals.items()
+                if s in ("FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL", "CANCELLED")
+            )
+            text.append(f"\n{len(plan.data_sequences)} runs · {done}/{total} subruns done")
+            if failed:
+                text.append(f" · {failed} failed", style="bold red")
+            running = totals.get("RUNNING", 0)
+            if running:
+                text.append(f" · {running} running")
+            text.append(f" · ETA {eta(view)}")
+            if status.closed:
+                text.append(" · CLOSED", style="bold green")
+            elif view.readiness and view.readiness.ready:
+                text.append(" · ready to close", style="green")
+            if status.scheduler_ok:
+                text.append(f"\n{status.executor} ✓ · data {_age(view.refreshed)} old", style="dim")
+            else:
+                since = status.stale_since
+                old = f", last known state {_age(since)} old" if since else ""
+                text.append(
+                    f"\n⚠ SCHEDULER UNREACHABLE: {status.scheduler_message}{old}",
+                    style="bold white on red",
+                )
+        self.update(text)
