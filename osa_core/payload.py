@@ -33,7 +33,7 @@ from osa_core.config import Config, load_config
 from osa_core.errors import OsaError
 from osa_core.history import StepRecord, append_record, read_history, summarize
 from osa_core.paths import NightPaths, parse_night
-from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, StepPlan, SubrunContext
+from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, StepContext, StepPlan, SubrunContext
 
 MISSING_OUTPUT_RC = 70  # the tool said success but an expected output is not there
 
@@ -162,7 +162,7 @@ def tool_version() -> str:
         return ""
 
 
-def run_steps(config: Config, context: SubrunContext, steps: tuple[str, ...], history: Path) -> int:
+def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], history: Path) -> int:
     """Run the remaining steps; return the process exit code."""
     summary = summarize(read_history(history))
     plans = [context.step(name) for name in steps]
@@ -188,7 +188,10 @@ def run_steps(config: Config, context: SubrunContext, steps: tuple[str, ...], hi
             output.parent.mkdir(parents=True, exist_ok=True)
         missing_inputs = [p for p in plan.inputs if not p.exists()]
         start, t0 = _now(), time.monotonic()
-        if missing_inputs:
+        if plan.skip_reason:
+            rc, peak, cpu, note = 0, None, None, f"skipped: {plan.skip_reason}"
+            log(f"{plan.name}: {note}")
+        elif missing_inputs:
             rc, peak, cpu, note = 66, None, None, f"missing input {missing_inputs[0]}"
         else:
             func = loaded.get(plan.argv[0])
@@ -218,7 +221,7 @@ def run_steps(config: Config, context: SubrunContext, steps: tuple[str, ...], hi
             host=host,
             job_id=job_id,
             tool_version=version,
-            mode="fork" if loaded.get(plan.argv[0]) else "exec",
+            mode="fork" if plan.argv and loaded.get(plan.argv[0]) else "exec",
             note=note,
         )
         append_record(history, record)

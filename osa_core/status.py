@@ -281,6 +281,19 @@ def subrun_state(
     return status
 
 
+def _dl2_percent(paths: NightPaths, run: int) -> float | None:
+    """100 once the run's DL2 was made at closing, None when it was skipped (no models)."""
+    from osa_core.closing.layout import CloseLayout
+
+    records = [r for r in read_history(CloseLayout(paths).run_history(run)) if r.step == "dl2"]
+    if not records:
+        return 0.0
+    last = records[-1]
+    if last.rc == 0:
+        return None if last.note.startswith("skipped") else 100.0
+    return 0.0
+
+
 def _aggregate(subruns: list[SubrunStatus]) -> str:
     counts = Counter(s.state for s in subruns)
     if not subruns:
@@ -339,7 +352,7 @@ def night_status(
         if sequence.kind != CALIBRATION:
             for column, step in STEP_PROGRESS.items():
                 percent[column] = 100.0 * sum(step in s.steps_done for s in subrun_states) / total
-            percent["DL2"] = None
+            percent["DL2"] = _dl2_percent(paths, sequence.run)
         cpus = [s.cpu for s in subrun_states if s.cpu is not None]
         exits = [s.exit_code for s in subrun_states if s.exit_code not in (None, 0)]
         sequences.append(

@@ -15,6 +15,7 @@ import string
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from osa_core.config import Config
 from osa_core.errors import ConfigError
@@ -22,6 +23,8 @@ from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
 
 DATA_STEPS = ("r0_to_dl1", "dl1ab", "datacheck")
 CALIBRATION_STEPS = ("drs4_baseline", "calibration")
+CLOSE_RUN_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2")
+CLOSE_NIGHT_STEPS = ("longterm",)
 
 DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
     "drs4_baseline": (
@@ -66,6 +69,42 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--config={dl1ab_config}",
         "--no-image",
     ),
+    "merge_dl1": (
+        "lstchain_merge_hdf5_files",
+        "--input-dir={staged_dl1_dir}",
+        "--output-file={merged_dl1_file}",
+        "--run-number={run}",
+        "--no-image",
+        "--no-progress",
+    ),
+    "merge_muons": (
+        "lstchain_merge_muon_files",
+        "--input-dir={staged_muons_dir}",
+        "--output-file={merged_muons_file}",
+        "--run-number={run}",
+    ),
+    "run_datacheck": (
+        "lstchain_check_dl1",
+        "--input-file={staged_datacheck_dir}/datacheck_dl1_LST-1.Run{run05}.*.h5",
+        "--output-dir={run_datacheck_dir}",
+        "--muons-dir={staged_muons_dir}",
+        "--omit-pdf",
+        "--batch",
+    ),
+    "dl2": (
+        "lstchain_dl1_to_dl2",
+        "--input-files={merged_dl1_file}",
+        "--path-models={models_dir}",
+        "--output-dir={dl2_dir}",
+        "--config={dl2_config}",
+    ),
+    "longterm": (
+        "lstchain_longterm_dl1_check",
+        "--input-dir={run_datacheck_dir}",
+        "--muons-dir={dl1a_dir}",
+        "--output-file={longterm_file}",
+        "--batch",
+    ),
     "datacheck": (
         "lstchain_check_dl1",
         "--input-file={dl1b_file}",
@@ -77,6 +116,19 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
 
 PLACEHOLDERS = frozenset(
     {
+        "close_dir",
+        "staged_dl1_dir",
+        "staged_muons_dir",
+        "staged_datacheck_dir",
+        "merged_dl1_file",
+        "merged_muons_file",
+        "run_datacheck_dir",
+        "run_datacheck_file",
+        "dl2_dir",
+        "dl2_file",
+        "models_dir",
+        "dl2_config",
+        "longterm_file",
         "base",
         "night",
         "night_folder",
@@ -126,6 +178,16 @@ class StepPlan:
     inputs: tuple[Path, ...]
     outputs: tuple[Path, ...]
     config_file: Path | None
+    skip_reason: str = ""
+
+
+class StepContext(Protocol):
+    """What the payload needs from a context: whose history, and each step's plan."""
+
+    run: int
+    subrun: int
+
+    def step(self, name: str) -> StepPlan: ...
 
 
 def command_template(config: Config, step: str) -> tuple[str, ...]:

@@ -362,6 +362,13 @@ def plan_resubmission(
                     decision.failure_class,
                     "more memory on request",
                 )
+            if not decision.retry and not automatic:
+                decision = RetryDecision(
+                    True,
+                    decision.resources,
+                    decision.failure_class,
+                    f"operator decision (policy alone would stop: {decision.reason})",
+                )
             if not decision.retry and automatic:
                 report.skipped.append((run, f"subrun {subrun.subrun}: {decision.reason}"))
                 continue

@@ -33,6 +33,7 @@ def config(night_base: Path) -> Config:
 
 
 FAKE_TOOL = Path(__file__).resolve().parent / "helpers" / "fake_tool.py"
+CLOSE_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2", "longterm")
 
 
 def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | None = None) -> str:
@@ -49,10 +50,16 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
         "r0_to_dl1": ["{dl1a_file}", "{muons_file}"],
         "dl1ab": ["{dl1b_file}"],
         "datacheck": ["{datacheck_file}"],
+        "merge_dl1": ["{merged_dl1_file}"],
+        "merge_muons": ["{merged_muons_file}"],
+        "run_datacheck": ["{run_datacheck_file}"],
+        "dl2": ["{dl2_file}"],
+        "longterm": ["{longterm_file}"],
     }
     blocks = []
     for step, outs in outputs.items():
-        args = ["{python}", str(FAKE_TOOL), step, *outs, "--subrun={subrun}"]
+        subrun = "--subrun={subrun}" if step not in CLOSE_STEPS else "--subrun=-1"
+        args = ["{python}", str(FAKE_TOOL), step, *outs, subrun]
         if step in fail:
             args.append(f"--fail-subruns={fail[step]}")
         if step in extra_args:

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("osa_core.cli.simple:cancel", "cancel the night's active jobs"),
     "give-up": ("osa_core.cli.simple:give_up", "give up subruns (with a reason)"),
     "journal": ("osa_core.cli.simple:journal", "the operator journal of a night"),
+    "close": ("osa_core.cli.close", "close the night: merge, DL2, final tree, provenance"),
+    "provenance": ("osa_core.cli.close:provenance", "where does this product come from?"),
     "console": ("osa_tui.cli:console", "the operator console (Textual)"),
     "serve": ("osa_tui.cli:serve", "the console in a browser (localhost by default)"),
     "config": ("osa_core.cli.config_cmd", "show or validate the configuration"),

@@ -60,7 +60,7 @@ def plan_header(plan: Plan, config: Config) -> Group:
         )
     ]
     if plan.calibration:
-        reuse = "  · products exist, no job" if plan.calibration.products_exist else ""
+        reuse = "  · products present" if plan.calibration.products_exist else ""
         lines.append(
             Text(f"Calibration (seq 0, parent of all data): {plan.calibration.description}{reuse}")
         )

@@ -1,0 +1,114 @@
+"""Step contexts of the close jobs: per run (merges, run-wise datacheck, DL2) and per night."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from osa_core.closing.layout import CloseLayout
+from osa_core.config import Config
+from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
+from osa_core.steps import StepPlan, command_template, render
+
+
+@dataclass(frozen=True)
+class CloseRunContext:
+    config: Config
+    night: dt.date
+    run: int
+    subruns: tuple[int, ...]  # the completed subruns that go into the run's products
+    subrun: int = -1  # run-level records carry subrun -1
+
+    def values(self) -> dict[str, str | None]:
+        paths = NightPaths(self.config, self.night)
+        layout = CloseLayout(paths)
+        analysis = self.config.analysis
+        return {
+            "base": str(self.config.paths.base),
+            "night": self.night.isoformat(),
+            "night_folder": paths.folder,
+            "run": str(self.run),
+            "run05": f"{self.run:05d}",
+            "close_dir": str(layout.close_dir),
+            "staged_dl1_dir": str(layout.staged_dl1_dir(self.run)),
+            "staged_muons_dir": str(layout.staged_muons_dir(self.run)),
+            "staged_datacheck_dir": str(layout.staged_datacheck_dir(self.run)),
+            "merged_dl1_file": str(layout.merged_dl1_file(self.run)),
+            "merged_muons_file": str(layout.merged_muons_file(self.run)),
+            "run_datacheck_dir": str(layout.run_datacheck_dir),
+            "run_datacheck_file": str(layout.run_datacheck_file(self.run)),
+            "dl2_dir": str(layout.dl2_dir),
+            "dl2_file": str(layout.dl2_file(self.run)),
+            "models_dir": str(analysis.models_dir) if analysis.models_dir else None,
+            "dl2_config": str(analysis.dl2_config) if analysis.dl2_config else None,
+            "dl1a_dir": str(paths.dl1a_dir),
+            "python": __import__("sys").executable,
+            "longterm_file": str(layout.longterm_file),
+        }
+
+    def step(self, name: str) -> StepPlan:
+        values = self.values()
+        layout = CloseLayout(NightPaths(self.config, self.night))
+        run = self.run
+        argv = render(command_template(self.config, name), values)
+        skip = ""
+        paths = NightPaths(self.config, self.night)
+        if not self.subruns:
+            skip = "no completed subrun in this run"
+        # Inputs are the real files (not the staging folder of links the tools read), so the
+        # provenance links every merged product to each subrun product it contains.
+        if name == "merge_dl1":
+            inputs = tuple(paths.dl1b_dir / dl1_name(run, s) for s in self.subruns)
+            outputs = (layout.merged_dl1_file(run),)
+        elif name == "merge_muons":
+            inputs = tuple(paths.dl1a_dir / muons_name(run, s) for s in self.subruns)
+            outputs = (layout.merged_muons_file(run),)
+        elif name == "run_datacheck":
+            inputs = tuple(paths.datacheck_dir / datacheck_name(run, s) for s in self.subruns)
+            outputs = (layout.run_datacheck_file(run),)
+        elif name == "dl2":
+            inputs, outputs = (layout.merged_dl1_file(run),), (layout.dl2_file(run),)
+            if not skip and self.config.analysis.models_dir is None:
+                skip = "no DL2 models configured ([analysis] models_dir)"
+        else:
+            raise KeyError(name)
+        if skip:
+            return StepPlan(
+                name=name, argv=(), inputs=(), outputs=(), config_file=None, skip_reason=skip
+            )
+        config_file = self.config.analysis.dl2_config if name == "dl2" else None
+        return StepPlan(
+            name=name, argv=argv, inputs=inputs, outputs=outputs, config_file=config_file
+        )
+
+
+@dataclass(frozen=True)
+class CloseNightContext:
+    config: Config
+    night: dt.date
+    has_run_datacheck: bool
+    run: int = 0
+    subrun: int = -1
+
+    def step(self, name: str) -> StepPlan:
+        if name != "longterm":
+            raise KeyError(name)
+        layout = CloseLayout(NightPaths(self.config, self.night))
+        values = CloseRunContext(self.config, self.night, 0, ()).values()
+        if not self.has_run_datacheck:
+            return StepPlan(
+                name=name,
+                argv=(),
+                inputs=(),
+                outputs=(),
+                config_file=None,
+                skip_reason="no run-wise datacheck to summarise",
+            )
+        argv = render(command_template(self.config, name), values)
+        return StepPlan(
+            name=name,
+            argv=argv,
+            inputs=(layout.run_datacheck_dir,),
+            outputs=(layout.longterm_file,),
+            config_file=None,
+        )

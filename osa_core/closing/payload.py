@@ -1,0 +1,122 @@
+"""The close jobs' payload: per-run products (array task per run) and the night's finish.
+
+``python -m osa_core.closing.payload --config C --date D runs --runs 2008,2009`` takes its
+run from ``SLURM_ARRAY_TASK_ID`` (the position in ``--runs``) and makes the run's merged
+DL1b and muons, run-wise datacheck and DL2 with the real lstchain tools, staged from exactly
+the completed subruns. ``... night`` runs the night-wise datacheck, writes provenance,
+moves everything to the final tree with checksums, writes the manifest and NightFinished.
+Every step is recorded and skipped when already done, so a close rerun after a crash
+finishes the work instead of redoing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from osa_core.closing.context import CloseNightContext, CloseRunContext
+from osa_core.closing.faults import fault_point
+from osa_core.closing.finalize import (
+    move_products,
+    rename_map,
+    verify_manifest,
+    write_manifest,
+    write_night_finished,
+)
+from osa_core.closing.layout import CloseLayout, completed_subruns, stage_run_inputs
+from osa_core.closing.provenance import write_run_provenance
+from osa_core.config import Config, load_config
+from osa_core.errors import OsaError
+from osa_core.journal import Journal
+from osa_core.paths import NightPaths, parse_night
+from osa_core.payload import log, run_steps
+from osa_core.plan import Plan, build_plan
+from osa_core.steps import CLOSE_NIGHT_STEPS, CLOSE_RUN_STEPS
+
+
+def close_run(config: Config, plan: Plan, run: int) -> int:
+    paths = NightPaths(config, plan.night)
+    layout = CloseLayout(paths)
+    sequence = plan.sequence_for_run(run)
+    completed = completed_subruns(paths, run, sequence.subruns)
+    log(f"close run {run}: {len(completed)}/{len(sequence.subruns)} subruns complete")
+    stage_run_inputs(layout, run, completed)
+    context = CloseRunContext(config, plan.night, run, tuple(completed))
+    return run_steps(config, context, CLOSE_RUN_STEPS, layout.run_history(run))
+
+
+def close_night_products(config: Config, plan: Plan) -> int:
+    paths = NightPaths(config, plan.night)
+    layout = CloseLayout(paths)
+    if paths.night_finished.exists():
+        log("night already finished")
+        return 0
+    has_datacheck = any(layout.run_datacheck_file(s.run).exists() for s in plan.data_sequences)
+    context = CloseNightContext(config, plan.night, has_datacheck)
+    rc = run_steps(config, context, CLOSE_NIGHT_STEPS, layout.night_history)
+    if rc != 0:
+        return rc
+    renames = rename_map(paths)
+    calibration_run = plan.calibration.pedcal_run if plan.calibration else None
+    for sequence in plan.data_sequences:
+        write_run_provenance(
+            config,
+            paths,
+            sequence.run,
+            sequence.subruns,
+            calibration_run,
+            renames,
+            layout.close_dir / "provenance",
+        )
+    fault_point("provenance written")
+    entries = move_products(paths)
+    problems = verify_manifest(paths, entries)
+    if problems:
+        log(f"manifest check failed: {problems[0]} (and {len(problems) - 1} more)")
+        return 1
+    write_manifest(paths, entries)
+    notes = [f"run {s.run:05d} subruns {len(s.subruns)}" for s in plan.data_sequences]
+    write_night_finished(paths, entries, notes)
+    Journal(paths.journal).append(
+        "closed", files=len(entries), bytes=sum(e["size"] for e in entries)
+    )
+    log(f"night closed: {len(entries)} files in the final tree, manifest {paths.manifest}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m osa_core.closing.payload")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--date", required=True)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    runs = sub.add_parser("runs")
+    runs.add_argument("--runs", required=True, help="comma-separated run numbers")
+    runs.add_argument("--index", type=int, help="default: $SLURM_ARRAY_TASK_ID")
+    sub.add_parser("night")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, check_paths=False)
+        plan = build_plan(config, parse_night(args.date), write_cache=False)
+        if args.kind == "night":
+            return close_night_products(config, plan)
+        run_list = [int(r) for r in args.runs.split(",") if r]
+        index = (
+            args.index
+            if args.index is not None
+            else int(os.environ.get("SLURM_ARRAY_TASK_ID", "-1"))
+        )
+        if not 0 <= index < len(run_list):
+            log(f"array index {index} outside the {len(run_list)} runs")
+            return 2
+        return close_run(config, plan, run_list[index])
+    except OsaError as err:
+        log(f"error: {err}")
+        return 2
+    except OSError as err:
+        log(f"error: {err.filename or ''}: {err.strerror}")
+        return 74
+
+
+if __name__ == "__main__":
+    sys.exit(main())
