@@ -126,7 +126,8 @@ class OsaApp(App):
         self.view = view
         for screen in self.screen_stack:
             update = getattr(screen, "update_view", None)
-            if update is not None:
+            # A screen not mounted yet picks the view up in its own on_mount.
+            if update is not None and screen.is_mounted:
                 update(view)
 
     # --- theme and style -------------------------------------------------------------

@@ -15,6 +15,17 @@ from osa_tui.symbols import symbol
 from osa_tui.widgets.header import NightHeader
 
 BAR_WIDTH = 6
+SHORT_STATE = {
+    "COMPLETED": "done",
+    "RUNNING": "running",
+    "PENDING": "pending",
+    "FAILED": "FAILED",
+    "NOT_SUBMITTED": "not sub.",
+    "OUT_OF_MEMORY": "OOM",
+    "TIMEOUT": "TIMEOUT",
+    "CANCELLED": "cancelled",
+    "UNKNOWN": "unknown",
+}
 
 
 def bar(percent: float | None) -> Text:
@@ -54,25 +65,53 @@ class NightScreen(Screen):
         yield Input(placeholder="filter runs: run number, source or state", id="filter")
         yield Footer()
 
+    WIDE_COLUMNS = (
+        ("Run", "run"),
+        ("Type", "type"),
+        ("Source", "source"),
+        ("Subruns", "subruns"),
+        ("DL1a", "dl1"),
+        ("DL1b", "dl1ab"),
+        ("Check", "dcheck"),
+        ("DL2", "dl2"),
+        ("State", "state"),
+        ("Try", "try"),
+        ("Job", "job"),
+        ("DQ", "dq"),
+    )
+    # At 80 columns: what a shifter needs first (run, source, progress, state, tries, DQ).
+    COMPACT_COLUMNS = (
+        ("Run", "run"),
+        ("Source", "source"),
+        ("Sub", "subruns"),
+        ("Done", "dcheck"),
+        ("State", "state"),
+        ("Try", "try"),
+        ("DQ", "dq"),
+    )
+    COMPACT_BELOW = 130
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key in (
-            ("Run", "run"),
-            ("Type", "type"),
-            ("Source", "source"),
-            ("Subruns", "subruns"),
-            ("DL1a", "dl1"),
-            ("DL1b", "dl1ab"),
-            ("Check", "dcheck"),
-            ("State", "state"),
-            ("Try", "try"),
-            ("Job", "job"),
-            ("DQ", "dq"),
-        ):
-            table.add_column(label, key=key)
-        table.focus()
+        self.compact: bool | None = None
+        self._set_columns()
+        self.query_one(DataTable).focus()
         if self.app.view is not None:
             self.update_view(self.app.view)
+
+    def _set_columns(self) -> bool:
+        compact = self.size.width < self.COMPACT_BELOW
+        if compact == self.compact:
+            return False
+        self.compact = compact
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for label, key in self.COMPACT_COLUMNS if compact else self.WIDE_COLUMNS:
+            table.add_column(label, key=key)
+        return True
+
+    def on_resize(self) -> None:
+        if self._set_columns() and self.view is not None:
+            self.update_view(self.view)
 
     # --- data ------------------------------------------------------------------------
     def update_view(self, view: NightView) -> None:
@@ -97,25 +136,33 @@ class NightScreen(Screen):
             subruns = "-" if is_cal else f"{len(sequence.subruns)}"
             if sequence.mismatch:
                 subruns = f"{len(sequence.subruns)}/{sequence.declared_subruns}!"
-            state = Text(f"{symbol(seq.state)} {seq.state}", style=self.app.state_style(seq.state))
+            label = seq.state if not self.compact else SHORT_STATE.get(seq.state, seq.state)
+            state = Text(f"{symbol(seq.state)} {label}", style=self.app.state_style(seq.state))
             failed = len(seq.failed)
             if failed and seq.state not in ("FAILED",):
-                state.append(f" ({failed}✗)", style="bold red")
+                state.append(f" {failed}✗", style="bold red")
+            elif failed > 1:
+                state.append(f" ×{failed}", style="bold red")
             flags = dq_flags.get(sequence.run, "")
-            row = (
-                f"{sequence.run:05d}",
-                "CALIB" if is_cal else "DATA",
-                sequence.source_name or "-",
-                subruns,
-                bar(seq.percent.get("DL1")),
-                bar(seq.percent.get("DL1AB")),
-                bar(seq.percent.get("DCHECK")),
-                state,
-                str(seq.attempts),
-                seq.job_ids[-1] if seq.job_ids else "-",
-                Text(flags, style="bold yellow") if flags else Text("-", style="dim"),
-            )
-            haystack = " ".join(str(c) for c in row).lower()
+            cells = {
+                "run": f"{sequence.run:05d}" + (" cal" if is_cal and self.compact else ""),
+                "type": "CALIB" if is_cal else "DATA",
+                "source": Text(sequence.source_name or "-", overflow="ellipsis", no_wrap=True),
+                "subruns": subruns,
+                "dl1": bar(seq.percent.get("DL1")),
+                "dl1ab": bar(seq.percent.get("DL1AB")),
+                "dcheck": bar(seq.percent.get("DCHECK")),
+                "dl2": bar(seq.percent.get("DL2")),
+                "state": state,
+                "try": str(seq.attempts),
+                "job": seq.job_ids[-1] if seq.job_ids else "-",
+                "dq": Text(flags, style="bold yellow") if flags else Text("-", style="dim"),
+            }
+            if self.compact:
+                cells["source"].truncate(12, overflow="ellipsis")
+            columns = self.COMPACT_COLUMNS if self.compact else self.WIDE_COLUMNS
+            row = [cells[key] for _, key in columns]
+            haystack = " ".join(str(c) for c in cells.values()).lower()
             if needle and needle not in haystack:
                 continue
             table.add_row(*row, key=str(sequence.run))

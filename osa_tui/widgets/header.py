@@ -10,8 +10,13 @@ from textual.widgets import Static
 from osa_tui.engine import NightView
 
 
+def now() -> dt.datetime:
+    """The clock the header reads (replaced by snapshot tests to freeze "data N s old")."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def _age(moment: dt.datetime) -> str:
-    seconds = max(0, int((dt.datetime.now(dt.timezone.utc) - moment).total_seconds()))
+    seconds = max(0, int((now() - moment).total_seconds()))
     return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
@@ -71,11 +76,11 @@ class NightHeader(Static):
             return
         plan, status = view.plan, view.status
         if plan.calibration:
-            text.append(f"  ·  calib {plan.calibration.drs4_run}+{plan.calibration.pedcal_run}")
+            text.append(f" · calibration {plan.calibration.drs4_run}+{plan.calibration.pedcal_run}")
             if plan.calibration.lookback:
                 text.append(f" from {plan.calibration.night}", style="yellow")
         else:
-            text.append("  ·  no calibration", style="bold red")
+            text.append(" · no calibration", style="bold red")
         if status is not None:
             totals = status.totals
             total = sum(totals.values())
@@ -87,7 +92,8 @@ class NightHeader(Static):
             )
             text.append(f"\n{len(plan.data_sequences)} runs · {done}/{total} subruns done")
             if failed:
-                text.append(f" · {failed} failed", style="bold red")
+                text.append(" · ")
+                text.append(f"{failed} failed", style="bold red")
             running = totals.get("RUNNING", 0)
             if running:
                 text.append(f" · {running} running")
