@@ -1,0 +1,55 @@
+"""Snapshot tests (pytest-textual-snapshot): every screen, at 80×24 and 160×50, in every
+theme, on the frozen night of tests/console/fixtures.py. Update after a deliberate change
+with ``pytest tests/console --snapshot-update`` and look at the report before committing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import osa_tui.widgets.header as header
+from osa_tui.app import OsaApp
+from osa_tui.themes import load_themes
+from tests.console.fixtures import FROZEN, NIGHT, FrozenEngine, frozen_view, snapshot_config
+
+pytestmark = pytest.mark.console
+
+THEMES = sorted(load_themes())
+SIZES = [(80, 24), (160, 50)]
+# screen -> keys that reach it from the night screen
+SCREENS = {
+    "night": [],
+    "run": ["down", "down", "enter", "f"],
+    "all_subruns": ["a"],
+    "journal": ["j"],
+    "dq": ["d"],
+    "help": ["question_mark"],
+    "logs": ["down", "down", "enter", "f", "l"],
+}
+
+
+@pytest.fixture
+def frozen_app(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(header, "now", lambda: FROZEN)
+
+    def make(theme: str) -> OsaApp:
+        config = snapshot_config()
+        return OsaApp(
+            FrozenEngine(config, frozen_view(config)), NIGHT, theme=theme, live_refresh=False
+        )
+
+    return make
+
+
+async def _settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare, frozen_app, screen: str, size: tuple[int, int], theme: str) -> None:
+    assert snap_compare(
+        frozen_app(theme), press=SCREENS[screen], terminal_size=size, run_before=_settle
+    )
