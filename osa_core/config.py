@@ -169,6 +169,51 @@ class ConsoleConfig:
     keys: dict[str, str] = field(default_factory=dict)
 
 
+# Names of the data-quality rules (osa_core.dq.rules registers one function per name);
+# listed here so that ``[dq] disabled_rules`` is checked when the config is loaded.
+DQ_RULE_NAMES = (
+    "rate_drop",
+    "rate_jump",
+    "rate_reference",
+    "interleaved_rate",
+    "pedestal_std",
+    "pedestal_cleaned",
+    "flatfield_charge",
+    "trigger_tags",
+    "ucts_jumps",
+    "muon_rings",
+    "muon_efficiency",
+    "muon_width",
+)
+
+
+@dataclass(frozen=True)
+class DQConfig:
+    """Data-quality rules: the limits that turn datacheck figures into flags (docs/dq.md).
+
+    Defaults follow the reference values of ``lstchain_longterm_dl1_check`` where it has
+    one (pedestal std, flat-field charge, muon efficiency and width, cosmic rate vs zenith).
+    """
+
+    rate_drop_fraction: float = 0.7
+    rate_jump_fraction: float = 0.3
+    rate_reference_a: float = 3065.64
+    rate_reference_b: float = 3403.23
+    rate_reference_tolerance: float = 0.3
+    interleaved_rate_min: float = 40.0
+    pedestal_std_min: float = 0.2
+    pedestal_std_max: float = 2.5
+    pedestal_cleaned_fraction_max: float = 0.05
+    flatfield_charge_min: float = 62.0
+    flatfield_charge_max: float = 76.0
+    wrong_tag_fraction_max: float = 0.01
+    ucts_jumps_max: int = 0
+    muon_rings_min: int = 1
+    muon_efficiency_min: float = 0.16
+    muon_width_max: float = 0.08
+    disabled_rules: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole effective configuration."""
@@ -183,6 +228,7 @@ class Config:
     steps: dict[str, StepConfig] = field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
     console: ConsoleConfig = ConsoleConfig()
+    dq: DQConfig = DQConfig()
 
 
 # Constraints that a type alone cannot say. (section, key) -> check returning an error or None.
@@ -278,6 +324,30 @@ def _check_values(config: Config, reader: _Reader) -> None:
     for name in config.steps:
         if not _NAME_RE.match(name):
             reader.fail("steps", name, "expected a plain step name")
+    _check_dq(config.dq, reader)
+
+
+def _check_dq(dq: DQConfig, reader: _Reader) -> None:
+    """Fractions are fractions, ranges are ordered, disabled rules exist."""
+    for key in (
+        "rate_drop_fraction",
+        "rate_reference_tolerance",
+        "pedestal_cleaned_fraction_max",
+        "wrong_tag_fraction_max",
+    ):
+        if getattr(dq, key) >= 1:
+            reader.fail("dq", key, "expected a fraction below 1", getattr(dq, key))
+    for low, high in (
+        ("pedestal_std_min", "pedestal_std_max"),
+        ("flatfield_charge_min", "flatfield_charge_max"),
+    ):
+        if getattr(dq, low) >= getattr(dq, high):
+            reader.fail("dq", low, f"must be below {high} ({getattr(dq, high)})", getattr(dq, low))
+    for name in dq.disabled_rules:
+        if name not in DQ_RULE_NAMES:
+            close = difflib.get_close_matches(name, DQ_RULE_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            reader.fail("dq", "disabled_rules", f"unknown rule {name!r}{hint}")
 
 
 def _check_paths_exist(config: Config, reader: _Reader) -> None:

@@ -199,7 +199,7 @@ async def test_read_only_refuses_actions(night) -> None:
 
 
 async def test_keys_are_remappable_by_binding_id(night) -> None:
-    config, marker = night
+    config, _ = night
     path = Path(config.source)
     path.write_text(path.read_text() + '\n[console.keys]\nresubmit = "R"\n')
     config = load_config(path)
