@@ -17,17 +17,17 @@ from osa_core.config import Config
 from osa_core.errors import InputError
 
 TELESCOPE_FILE_TAG = "LST-1"
-NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+NIGHT_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 R0_RE = re.compile(
-    r"^LST-1\.(?P<stream>[1-9])\.Run(?P<run>\d{5,6})\.(?P<subrun>\d{4,5})\.fits\.fz$"
+    r"^LST-1\.(?P<stream>[1-9])\.Run(?P<run>[0-9]{5,6})\.(?P<subrun>[0-9]{4,5})\.fits\.fz$"
 )
-SUBRUN_FILE_RE = re.compile(r"Run(?P<run>\d{5,6})\.(?P<subrun>\d{4,5})")
+SUBRUN_FILE_RE = re.compile(r"Run(?P<run>[0-9]{5,6})\.(?P<subrun>[0-9]{4,5})")
 
 
 def parse_night(text: str) -> dt.date:
     """``YYYY-MM-DD`` (or ``YYYYMMDD``) into a date, with a one-line error otherwise."""
     candidate = text.strip()
-    if re.fullmatch(r"\d{8}", candidate):
+    if re.fullmatch(r"[0-9]{8}", candidate):
         candidate = f"{candidate[:4]}-{candidate[4:6]}-{candidate[6:]}"
     if not NIGHT_RE.match(candidate):
         raise InputError(f"--date: expected a night like 2020-02-18, got {text!r}")

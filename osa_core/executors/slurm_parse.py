@@ -25,8 +25,10 @@ SACCT_FIELDS = (
     "Comment",
 )
 SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
-_JOBID_RE = re.compile(r"^(?P<job>\d+)(?:_(?P<index>\d+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[\w-]+))?$")
-_STATE_RE = re.compile(r"^[A-Z_]+$")
+_JOBID_RE = re.compile(
+    r"^(?P<job>[0-9]+)(?:_(?P<index>[0-9]+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[A-Za-z0-9_-]+))?$"
+)
+_STATE_RE = re.compile(r"^[A-Z][A-Z_]*$")
 _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -67,6 +69,8 @@ def parse_state(text: str) -> str | None:
 
 def parse_exit(text: str) -> tuple[int | None, int | None]:
     code, _, sig = text.strip().partition(":")
+    if not (code + sig).isascii():
+        return None, None
     try:
         return int(code), int(sig) if sig else None
     except ValueError:
@@ -113,7 +117,7 @@ def parse_size(text: str) -> int | None:
 
 def _int_or_none(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def parse_sacct(output: str) -> Parsed:

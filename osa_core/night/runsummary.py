@@ -150,7 +150,7 @@ def _as_int(value: object, where: str, column: str) -> int:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
         return int(value)
     raise InputError(f"{where}: {column}: expected an integer, got {_printable(str(value))!r}")
 
