@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("osa_core.cli.simple:cancel", "cancel the night's active jobs"),
     "give-up": ("osa_core.cli.simple:give_up", "give up subruns (with a reason)"),
     "journal": ("osa_core.cli.simple:journal", "the operator journal of a night"),
+    "dq": ("osa_core.cli.dq", "data quality: datacheck figures, sparklines, flags, report"),
     "close": ("osa_core.cli.close", "close the night: merge, DL2, final tree, provenance"),
     "provenance": ("osa_core.cli.close:provenance", "where does this product come from?"),
     "console": ("osa_tui.cli:console", "the operator console (Textual)"),

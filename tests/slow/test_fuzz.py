@@ -113,7 +113,7 @@ def test_run_catalog_fuzz(tmp_path_factory, rows) -> None:
     path = tmp_path_factory.getbasetemp() / "RunCatalog_20200218.ecsv"
     path.write_text(header + "\n".join(",".join(r) for r in rows) + "\n")
     try:
-        sources, warnings = read_run_catalog(path)
+        sources, _ = read_run_catalog(path)
     except InputError as err:
         _one_line(err)
         return
@@ -132,13 +132,14 @@ SECTIONS = {
     "console": ["theme", "keys", "refresh_seconds"],
     "weird": ["x"],
 }
+ALL_KEYS = sorted({key for keys in SECTIONS.values() for key in keys})
 value = st.recursive(
     st.one_of(
         st.none().map(lambda _: ""),
         st.booleans(),
         st.integers(-5, 10**6),
         st.floats(allow_nan=True),
-        st.sampled_from(NASTY + ["6GB", "01:15:00", "auto", "local", "slurm", "v0.1"]),
+        st.sampled_from([*NASTY, "6GB", "01:15:00", "auto", "local", "slurm", "v0.1"]),
     ),
     lambda children: st.one_of(
         st.lists(children, max_size=3),
@@ -154,7 +155,7 @@ value = st.recursive(
 @given(
     data=st.dictionaries(
         st.sampled_from(list(SECTIONS)),
-        st.dictionaries(st.sampled_from(sum(SECTIONS.values(), [])), value, max_size=4),
+        st.dictionaries(st.sampled_from(ALL_KEYS), value, max_size=4),
         max_size=5,
     )
 )
