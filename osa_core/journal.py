@@ -44,6 +44,7 @@ class Submission:
     memory: str = ""
     time_limit: str = ""
     dependencies: tuple[str, ...] = ()
+    name: str = ""
 
 
 @dataclass

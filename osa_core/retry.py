@@ -46,7 +46,7 @@ def classify(subrun: SubrunStatus) -> str:
         return MEMORY
     if state in (TIMEOUT, DEADLINE):
         return TIME
-    if state in (NODE_FAIL, PREEMPTED, BOOT_FAIL):
+    if state in (NODE_FAIL, PREEMPTED, BOOT_FAIL, "LOST"):
         return INFRA
     if state == CANCELLED:
         return DEPENDENCY if "Dependency" in subrun.reason else OPERATOR

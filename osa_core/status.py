@@ -21,6 +21,7 @@ from osa_core.executors.base import (
     ACTIVE_STATES,
     COMPLETED,
     FAILED,
+    FAILED_STATES,
     PENDING,
     RUNNING,
     Executor,
@@ -35,6 +36,8 @@ from osa_core.plan import CALIBRATION, Plan, Sequence
 from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
 
 NOT_SUBMITTED = "NOT_SUBMITTED"
+LOST = "LOST"  # submitted, the scheduler answers, and has no such job (or reused its id)
+LOST_AFTER_SECONDS = 120
 GIVEN_UP = "GIVEN_UP"
 UNKNOWN = "UNKNOWN"
 PARTIAL = "PARTIAL"
@@ -251,6 +254,9 @@ def subrun_state(
     if task is not None:
         status.scheduler_state = task.state
         status.exit_code = task.exit_code
+        if task.exit_code is None and task.state in FAILED_STATES:
+            # sacct lags squeue by seconds; the payload exits with the failed step's code
+            status.exit_code = history.failed_rc
         status.elapsed, status.cpu, status.max_rss = task.elapsed, task.cpu, task.max_rss
         status.reason = task.reason
     complete = len(done) == len(steps)
@@ -263,10 +269,14 @@ def subrun_state(
     elif submission is None:
         status.state = NOT_SUBMITTED
     elif task is None:
-        status.state = UNKNOWN
-        status.reason = (
-            "scheduler has no record of this task" if scheduler_ok else "scheduler unreachable"
-        )
+        if scheduler_ok and _age_seconds(submission.time) > LOST_AFTER_SECONDS:
+            status.state = LOST
+            status.reason = "the scheduler has no record of this job (lost in a crash?)"
+        else:
+            status.state = UNKNOWN
+            status.reason = (
+                "scheduler unreachable" if not scheduler_ok else "not yet visible to the scheduler"
+            )
     elif task.state == COMPLETED:
         status.state = FAILED
         status.reason = "job ended without finishing its steps"
@@ -292,6 +302,14 @@ def _dl2_percent(paths: NightPaths, run: int) -> float | None:
     if last.rc == 0:
         return None if last.note.startswith("skipped") else 100.0
     return 0.0
+
+
+def _age_seconds(iso_time: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(iso_time)
+    except ValueError:
+        return 0.0
+    return (dt.datetime.now(dt.timezone.utc) - moment).total_seconds()
 
 
 def _aggregate(subruns: list[SubrunStatus]) -> str:
@@ -331,6 +349,14 @@ def night_status(
             task_index = None if sequence.kind == CALIBRATION else index
             submission = _latest_submission(subs, task_index)
             task = tasks.get((submission.job_id, task_index)) if submission else None
+            if (
+                task is not None
+                and submission is not None
+                and submission.name
+                and task.name
+                and task.name != submission.name
+            ):
+                task = None  # the id was reused by another job: ours was lost
             subrun_states.append(
                 subrun_state(
                     sequence,

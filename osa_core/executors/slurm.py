@@ -218,7 +218,7 @@ class SlurmExecutor:
                 "-S",
                 start,
                 "-o",
-                "JobIDRaw,JobName,Comment",
+                "JobID,JobName,Comment",  # not JobIDRaw: an array task's raw id is its own
             ]
         )
         if out is None:
@@ -226,8 +226,9 @@ class SlurmExecutor:
         for line in out.splitlines():
             job, _, rest = line.partition("|")
             name, _, comment = rest.partition("|")
-            if name.startswith(name_prefix) and job.strip().isdigit():
-                found.setdefault(job.strip(), JobRecord(job.strip(), name, comment))
+            job = job.strip().split("_")[0]
+            if name.startswith(name_prefix) and job.isdigit():
+                found.setdefault(job, JobRecord(job, name, comment))
         return list(found.values())
 
     def cancel(self, job_ids: Iterable[str], indices: Iterable[int] | None = None) -> None:
