@@ -41,7 +41,26 @@ def _function(target: str, verb: str):
     return getattr(module, "add_arguments" if verb == "add" else "run")
 
 
-def build_parser() -> argparse.ArgumentParser:
+_VALUE_OPTIONS = {"-c", "--config", "--date"}
+
+
+def requested_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (skipping global options and their values)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in _VALUE_OPTIONS:
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's arguments are built (its module is
+    the only one imported: a cron tick does not pay for the console's imports)."""
     parser = argparse.ArgumentParser(
         prog="osa", description="LST-1 onsite analysis: plan, run, watch and close a night."
     )
@@ -71,12 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         command_parser.set_defaults(_module=module_name)
-        _function(module_name, "add")(command_parser)
+        if only is None or name == only:
+            _function(module_name, "add")(command_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = requested_command(argv)
+    parser = build_parser(only=wanted if wanted in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.batch:
         return _run_guarded(lambda: _batch(args))
