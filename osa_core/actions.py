@@ -216,6 +216,8 @@ def _close_guard(ctx: Context) -> str | None:
         return blocked
     if ctx.status is None:
         return "no status yet"
+    if ctx.status.closed:
+        return "the night is already closed"
     ready = readiness(ctx.status)
     if not ready.ready and not ctx.override:
         return ready.summary() + " (override to close anyway)"

@@ -139,6 +139,7 @@ class AnalysisConfig:
     systematics_file: Path | None = None
     calibration_config: Path | None = None
     payload_mode: str = "fork"
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class StepConfig:
     """One analysis step: the argument-list template the payload runs."""
 
     command: tuple[str, ...] = ()
+    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,13 @@ class RetryConfig:
     time_factor: float = 1.5
     time_cap: Duration = Duration(4 * 3600)
     science_repeats: int = 2
+
+
+@dataclass(frozen=True)
+class ClosingConfig:
+    """How a night gets closed."""
+
+    auto: bool = True
 
 
 @dataclass(frozen=True)
@@ -227,6 +236,7 @@ class Config:
     analysis: AnalysisConfig = AnalysisConfig()
     steps: dict[str, StepConfig] = field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
+    closing: ClosingConfig = ClosingConfig()
     console: ConsoleConfig = ConsoleConfig()
     dq: DQConfig = DQConfig()
 
@@ -321,6 +331,9 @@ def _check_values(config: Config, reader: _Reader) -> None:
             reader.fail(
                 "executor.local", "memory_budget", 'expected "auto" or a size like "8GB"', budget
             )
+    for name in config.analysis.environment:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            reader.fail("analysis.environment", name, "expected an environment variable name")
     for name in config.steps:
         if not _NAME_RE.match(name):
             reader.fail("steps", name, "expected a plain step name")

@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import importlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -122,10 +123,8 @@ class StepRunner:
                     sys.stderr.flush()
                     os._exit(code & 0xFF if code >= 0 else 1)
         else:
-            env = dict(os.environ)
-            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
             try:
-                pid = subprocess.Popen(list(argv), env=env).pid
+                pid = subprocess.Popen(list(argv)).pid
             except OSError as err:
                 log(f"cannot start {argv[0]}: {err.strerror}")
                 return 127, None, None
@@ -139,6 +138,21 @@ class StepRunner:
         self.child = None
         rc = os.waitstatus_to_exitcode(status)
         return rc, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+
+
+def prepare_environment(config: Config) -> None:
+    """The tools' environment: this installation's ``bin/`` first on PATH (the onsite scripts
+    start ``lstchain_create_*`` by name), a non-interactive matplotlib, and the configured
+    ``[analysis] environment`` (e.g. an offline astropy config)."""
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    base = str(config.paths.base)
+    os.environ.update(
+        {k: v.replace("{base}", base) for k, v in config.analysis.environment.items()}
+    )
 
 
 def remove_outputs(plan: StepPlan) -> None:
@@ -175,6 +189,12 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
     if not todo:
         log("all steps already done")
         return 0
+    prepare_environment(config)
+    # lstchain tools drop a *.provenance.log in their working folder: give each task its
+    # own (never a log shared by thousands of tasks); our provenance comes from histories.
+    scratch = history.parent.parent / "scratch" / history.stem
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.chdir(scratch)
     runner = StepRunner(config.analysis.payload_mode)
     loaded = runner.preload(sorted({p.argv[0] for p in todo if p.argv}))
     host = socket.gethostname()
@@ -184,8 +204,9 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
         if runner.terminated:
             break
         remove_outputs(plan)
-        for output in plan.outputs:
-            output.parent.mkdir(parents=True, exist_ok=True)
+        if plan.create_output_dirs:
+            for output in plan.outputs:
+                output.parent.mkdir(parents=True, exist_ok=True)
         missing_inputs = [p for p in plan.inputs if not p.exists()]
         start, t0 = _now(), time.monotonic()
         if plan.skip_reason:
@@ -198,6 +219,8 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
             log(f"{plan.name}: {'fork' if func else 'exec'} {' '.join(plan.argv)}")
             rc, peak, cpu = runner.run(plan.argv, func)
             note = ""
+            if rc == 0 and plan.finish is not None:
+                plan.finish()
             if rc == 0:
                 absent = [p for p in plan.outputs if not p.exists()]
                 if absent:
@@ -236,6 +259,8 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
             return rc if 0 < rc < 256 else 128 + (-rc if rc < 0 else 1)
     if runner.terminated:
         return 128 + runner.terminated
+    os.chdir(history.parent)
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,29 +28,25 @@ CLOSE_RUN_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2")
 CLOSE_NIGHT_STEPS = ("longterm",)
 
 DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
+    # Cat-A calibration (lstchain's onsite scripts; they find R0, the time-sampling and
+    # F-factor files under --base_dir and write under monitoring/PixelCalibration/Cat-A)
     "drs4_baseline": (
         "onsite_create_drs4_pedestal_file",
         "--run_number={drs4_run}",
         "--base_dir={base}",
-        "--r0-dir={r0_dir_calibration}",
-        "--output-base-dir={base}",
         "--yes",
         "--no-progress",
     ),
     "calibration": (
         "onsite_create_calibration_file",
-        "--pedcal_run={pedcal_run}",
-        "--drs4_run={drs4_run}",
+        "--run_number={pedcal_run}",
+        "--pedestal_run={drs4_run}",
         "--base_dir={base}",
-        "--r0-dir={r0_dir_calibration}",
         "--filters={filters}",
         "--config={calibration_config}",
         "--yes",
-        "--no-progress",
-        "--time_calibration_file={time_calib_file}",
-        "--systematics_file={systematics_file}",
-        "--run_summary_path={run_summary_calibration}",
     ),
+    # per subrun
     "r0_to_dl1": (
         "lstchain_data_r0_to_dl1",
         "--input-file={r0_file}",
@@ -67,8 +64,16 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--input-file={dl1a_file}",
         "--output-file={dl1b_file}",
         "--config={dl1ab_config}",
-        "--no-image",
     ),
+    "datacheck": (
+        "lstchain_check_dl1",
+        "--input-file={dl1b_file}",
+        "--output-dir={datacheck_dir}",
+        "--muons-dir={dl1a_dir}",
+        "--omit-pdf",
+        "--batch",
+    ),
+    # per run, at closing
     "merge_dl1": (
         "lstchain_merge_hdf5_files",
         "--input-dir={staged_dl1_dir}",
@@ -83,6 +88,7 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--output-file={merged_muons_file}",
         "--run-number={run}",
     ),
+    # the tool expands the quoted glob itself; its run-wise file lands next to its inputs
     "run_datacheck": (
         "lstchain_check_dl1",
         "--input-file={staged_datacheck_dir}/datacheck_dl1_LST-1.Run{run05}.*.h5",
@@ -98,18 +104,12 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--output-dir={dl2_dir}",
         "--config={dl2_config}",
     ),
+    # per night
     "longterm": (
         "lstchain_longterm_dl1_check",
         "--input-dir={run_datacheck_dir}",
         "--muons-dir={dl1a_dir}",
         "--output-file={longterm_file}",
-        "--batch",
-    ),
-    "datacheck": (
-        "lstchain_check_dl1",
-        "--input-file={dl1b_file}",
-        "--output-dir={datacheck_dir}",
-        "--omit-pdf",
         "--batch",
     ),
 }
@@ -179,6 +179,12 @@ class StepPlan:
     outputs: tuple[Path, ...]
     config_file: Path | None
     skip_reason: str = ""
+    #: called after the tool succeeded, before its outputs are checked (moves a product a
+    #: tool writes somewhere unexpected to where we expect it)
+    finish: Callable[[], None] | None = None
+    #: False when the tool makes its own folders (the onsite scripts create a version
+    #: folder and a ``pro`` symlink: a folder we made in its place would break that)
+    create_output_dirs: bool = True
 
 
 class StepContext(Protocol):
@@ -191,10 +197,12 @@ class StepContext(Protocol):
 
 
 def command_template(config: Config, step: str) -> tuple[str, ...]:
+    """The step's argument list: ``[steps.<name>] command`` or the default, then its
+    ``extra_args`` (a site adds a flag without copying the whole command)."""
     override = config.steps.get(step)
-    if override is not None and override.command:
-        return override.command
-    return DEFAULT_COMMANDS[step]
+    if override is None:
+        return DEFAULT_COMMANDS[step]
+    return (override.command or DEFAULT_COMMANDS[step]) + override.extra_args
 
 
 def check_templates(config: Config) -> None:
@@ -206,7 +214,7 @@ def check_templates(config: Config) -> None:
                 f"{config.source.name}: [steps.{step}]: unknown step (known: "
                 f"{', '.join(DEFAULT_COMMANDS)})"
             )
-        for arg in spec.command:
+        for arg in spec.command + spec.extra_args:
             try:
                 names = [field for _, field, _, _ in formatter.parse(arg) if field is not None]
             except ValueError as err:
@@ -300,7 +308,12 @@ class SubrunContext:
         argv = render(command_template(self.config, name), values)
         inputs, outputs, config_file = _io(name, values, self.config)
         return StepPlan(
-            name=name, argv=argv, inputs=inputs, outputs=outputs, config_file=config_file
+            name=name,
+            argv=argv,
+            inputs=inputs,
+            outputs=outputs,
+            config_file=config_file,
+            create_output_dirs=name not in CALIBRATION_STEPS,
         )
 
 
@@ -319,10 +332,17 @@ def r0_input(paths: NightPaths, run: int, subrun: int) -> Path:
 def _io(
     name: str, values: dict[str, str | None], config: Config
 ) -> tuple[tuple[Path, ...], tuple[Path, ...], Path | None]:
-    p = {k: Path(v) for k, v in values.items() if v is not None and k.endswith(("_file", "_dir"))}
+    p = {
+        k: Path(v)
+        for k, v in values.items()
+        if v is not None and (k.endswith(("_file", "_dir")) or k in ("drive_log", "run_summary"))
+    }
     analysis = config.analysis
     if name == "r0_to_dl1":
-        return (p["r0_file"],), (p["dl1a_file"], p["muons_file"]), analysis.lstchain_config
+        # every file the tool reads, so the provenance links DL1 to its calibration too
+        inputs = [p["r0_file"], p["drs4_file"], p["calib_file"], p["drive_log"], p["run_summary"]]
+        inputs += [p[k] for k in ("time_calib_file", "systematics_file") if k in p]
+        return tuple(inputs), (p["dl1a_file"], p["muons_file"]), analysis.lstchain_config
     if name == "dl1ab":
         return (p["dl1a_file"],), (p["dl1b_file"],), analysis.dl1ab_config
     if name == "datacheck":

@@ -42,6 +42,7 @@ class PlannedJob:
     purpose: str
     reason: str = ""
     job_id: str = ""
+    dependency_kind: str = "afterok"
 
     def describe(self) -> str:
         array = f" --array={compact_ranges(self.indices)}" if self.indices else ""
@@ -74,6 +75,7 @@ class SubmitReport:
     jobs: list[PlannedJob] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     dry_run: bool = False
+    armed: list[str] = field(default_factory=list)
 
     def job_ids(self) -> dict[int, str]:
         return {job.run: job.job_id for job in self.jobs if job.job_id}
@@ -91,6 +93,11 @@ class SubmitReport:
         lines = [f"{verb} {len(self.jobs)} job(s), {tasks} task(s)"]
         lines += [f"  {job.describe()}" for job in self.jobs]
         lines += [f"  skipped run {run:05d}: {why}" for run, why in self.skipped]
+        if self.armed:
+            lines.append(
+                f"  close armed: job(s) {', '.join(self.armed)} will close the night "
+                "as soon as its last subrun ends"
+            )
         return "\n".join(lines)
 
 
@@ -145,6 +152,7 @@ def _submit(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob
         "memory": str(job.resources.memory),
         "time_limit": str(job.resources.time),
         "dependencies": list(job.dependencies),
+        "dependency_kind": job.dependency_kind,
         "purpose": job.purpose,
     }
     journal.append("intent", **common)
@@ -156,6 +164,7 @@ def _submit(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob
             dependencies=job.dependencies,
             resources=job.resources,
             comment=comment,
+            dependency_kind=job.dependency_kind,
         )
     except SchedulerUnavailable:
         raise  # the intent stays: recover_intents decides once the scheduler answers
@@ -243,10 +252,17 @@ def plan_submission(config: Config, plan: Plan, status: NightStatus) -> SubmitRe
 
 
 def execute(
-    config: Config, plan: Plan, executor: Executor, report: SubmitReport, journal: Journal
+    config: Config,
+    plan: Plan,
+    executor: Executor,
+    report: SubmitReport,
+    journal: Journal,
+    status: NightStatus | None = None,
 ) -> SubmitReport:
     """Submit the planned jobs in order; data jobs planned against a calibration job that
-    is submitted in the same batch get its id as dependency."""
+    is submitted in the same batch get its id as dependency. With ``[closing] auto``, the
+    close is then armed: chained ``afterany`` on every active data job, so the night closes
+    seconds after its last subrun instead of at the next cron pass."""
     specs = {spec.run: spec for spec in write_scripts(config, plan)}
     done = SubmitReport(skipped=list(report.skipped))
     calibration_id = None
@@ -261,6 +277,19 @@ def execute(
         if job.kind == CALIBRATION:
             calibration_id = job_id
         done.jobs.append(PlannedJob(**{**job.__dict__, "job_id": job_id}))
+    if config.closing.auto and done.jobs:
+        from osa_core.closing.close import arm_close
+
+        active = set()
+        if status is not None:
+            active = {
+                s.job_id
+                for seq in status.sequences
+                for s in seq.subruns
+                if s.state in ACTIVE_STATES and s.job_id
+            }
+        active |= {job.job_id for job in done.jobs}
+        done.armed = arm_close(config, plan, executor, journal, sorted(active, key=int))
     return done
 
 
@@ -302,7 +331,7 @@ def submit_night_locked(config: Config, plan: Plan, executor: Executor) -> Submi
     report = plan_submission(config, plan, status)
     if not report.jobs:
         return report
-    return execute(config, plan, executor, report, journal)
+    return execute(config, plan, executor, report, journal, status)
 
 
 def _executor(config: Config) -> Executor:
@@ -447,7 +476,7 @@ def resubmit_failed_locked(
     )
     if not report.jobs:
         return report
-    return execute(config, plan, executor, report, journal)
+    return execute(config, plan, executor, report, journal, status)
 
 
 def cancel(

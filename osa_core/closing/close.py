@@ -19,6 +19,7 @@ from osa_core.errors import NeedsOperator
 from osa_core.executors.base import ACTIVE_STATES, Executor, get_executor
 from osa_core.fsio import ensure_dir, write_text_atomic
 from osa_core.jobs import JobSpec, compact_ranges, render_script
+from osa_core.journal import Journal
 from osa_core.locking import night_lock
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
@@ -27,7 +28,11 @@ CLOSE_RUNS = "CLOSE_RUNS"
 CLOSE_NIGHT = "CLOSE_NIGHT"
 
 
-def close_specs(config: Config, plan: Plan) -> tuple[list[int], JobSpec | None, JobSpec]:
+def close_specs(
+    config: Config, plan: Plan, force: bool = False
+) -> tuple[list[int], JobSpec | None, JobSpec]:
+    """The close jobs: an array over the runs, and the night's finish. ``force`` (an
+    operator's override) closes even if some subruns are not done."""
     paths = NightPaths(config, plan.night)
     runs = [s.run for s in plan.data_sequences]
     base_command = (
@@ -38,6 +43,7 @@ def close_specs(config: Config, plan: Plan) -> tuple[list[int], JobSpec | None, 
         str(config.source.resolve()),
         "--date",
         plan.night.isoformat(),
+        *(["--force"] if force else []),
     )
     folder = f"{plan.night:%Y%m%d}"
     runs_spec = None
@@ -145,32 +151,71 @@ def close_night_locked(
     config: Config, plan: Plan, executor: Executor, *, override: bool = False, reason: str = ""
 ) -> list[str]:
     """Submit (or report on) the close jobs; the caller holds the night's lock."""
-    from osa_core.submission import PlannedJob, _submit, fresh_status
+    from osa_core.submission import fresh_status
 
     paths = NightPaths(config, plan.night)
     if paths.night_finished.exists():
         return [f"night already closed ({paths.night_finished})"]
     journal, status = fresh_status(config, plan, executor)
     ready = readiness(status)
+    forced = False
     if not ready.ready:
         if not override:
             raise NeedsOperator(ready.summary())
         if not reason.strip():
             raise NeedsOperator("closing a night that is not ready needs a reason")
         journal.append("close_override", reason=reason.strip(), missing=ready.missing)
+        forced = True
     view = journal.read()
     earlier = [s for s in view.submissions if s.kind in (CLOSE_RUNS, CLOSE_NIGHT)]
-    if earlier:
+    if earlier and not forced:
         result = executor.query([s.job_id for s in earlier])
-        active = sorted({t.job_id for t in result.tasks if t.state in ACTIVE_STATES})
+        active = sorted({t.job_id for t in result.tasks if t.state in ACTIVE_STATES}, key=int)
         if active:
             return [f"closing in progress: job(s) {', '.join(active)}"]
-    runs, runs_spec, night_spec = close_specs(config, plan)
+    ids = submit_close_chain(
+        config, plan, executor, journal, after=(), force=forced, purpose="close"
+    )
+    return [
+        f"submitted close_runs job {ids[0]} and close_night job {ids[1]} (after it)"
+        if len(ids) == 2
+        else f"submitted close_night job {ids[0]}"
+    ]
+
+
+def arm_close(
+    config: Config, plan: Plan, executor: Executor, journal: Journal, after: list[str]
+) -> list[str]:
+    """Submit a close chained ``afterany`` on ``after`` (the night's active data jobs): the
+    moment they all end it checks readiness from the files and closes, or exits quietly."""
+    if plan.problems or NightPaths(config, plan.night).night_finished.exists():
+        return []
+    return submit_close_chain(
+        config, plan, executor, journal, after=tuple(after), force=False, purpose="armed close"
+    )
+
+
+def submit_close_chain(
+    config: Config,
+    plan: Plan,
+    executor: Executor,
+    journal: Journal,
+    *,
+    after: tuple[str, ...],
+    force: bool,
+    purpose: str,
+) -> list[str]:
+    """close_runs (array over runs) then close_night ``afterok`` on it; returns job ids."""
+    from osa_core.submission import PlannedJob, _submit
+
+    paths = NightPaths(config, plan.night)
+    _, runs_spec, night_spec = close_specs(config, plan, force=force)
     ensure_dir(paths.jobs_dir)
     ensure_dir(paths.log_dir)
-    lines = []
-    dependencies: tuple[str, ...] = ()
-    attempt = 1 + sum(1 for s in earlier if s.kind == CLOSE_NIGHT)
+    attempt = 1 + sum(1 for s in journal.read().submissions if s.kind == CLOSE_NIGHT)
+    ids: list[str] = []
+    night_after: tuple[str, ...] = after
+    night_kind = "afterany"
     if runs_spec is not None:
         write_text_atomic(runs_spec.script, render_script(runs_spec))
         job = PlannedJob(
@@ -178,26 +223,23 @@ def close_night_locked(
             kind=CLOSE_RUNS,
             indices=runs_spec.array,
             resources=config.slurm.close,
-            dependencies=(),
+            dependencies=after,
             attempt=attempt,
-            purpose="close",
+            purpose=purpose,
+            dependency_kind="afterany",
         )
-        job_id = _submit(executor, journal, runs_spec, job)
-        dependencies = (job_id,)
-        lines.append(f"submitted close_runs job {job_id} ({len(runs)} run(s))")
+        ids.append(_submit(executor, journal, runs_spec, job))
+        night_after, night_kind = (ids[0],), "afterok"
     write_text_atomic(night_spec.script, render_script(night_spec))
     job = PlannedJob(
         run=0,
         kind=CLOSE_NIGHT,
         indices=None,
         resources=config.slurm.close,
-        dependencies=dependencies,
+        dependencies=night_after,
         attempt=attempt,
-        purpose="close",
+        purpose=purpose,
+        dependency_kind=night_kind,
     )
-    night_id = _submit(executor, journal, night_spec, job)
-    lines.append(
-        f"submitted close_night job {night_id}"
-        + (f" (after {dependencies[0]})" if dependencies else "")
-    )
-    return lines
+    ids.append(_submit(executor, journal, night_spec, job))
+    return ids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 
 from osa_core.closing.layout import CloseLayout
 from osa_core.config import Config
@@ -77,9 +78,36 @@ class CloseRunContext:
                 name=name, argv=(), inputs=(), outputs=(), config_file=None, skip_reason=skip
             )
         config_file = self.config.analysis.dl2_config if name == "dl2" else None
+        if name == "run_datacheck":
+            return StepPlan(
+                name=name,
+                argv=argv,
+                inputs=inputs,
+                outputs=outputs,
+                config_file=None,
+                finish=partial(collect_run_datacheck, layout, run, self.subruns),
+            )
         return StepPlan(
             name=name, argv=argv, inputs=inputs, outputs=outputs, config_file=config_file
         )
+
+
+def collect_run_datacheck(layout: CloseLayout, run: int, subruns: tuple[int, ...]) -> None:
+    """lstchain_check_dl1 writes the run-wise file next to its inputs (our staging folder),
+    and with a single subrun writes none at all (the subrun file is the run's): put the
+    run-wise file where the close expects it, atomically."""
+    import shutil
+
+    target = layout.run_datacheck_file(run)
+    made = layout.staged_datacheck_dir(run) / target.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if made.is_file() and not made.is_symlink():
+        made.replace(target)
+    elif not target.exists() and len(subruns) == 1:
+        single = layout.paths.datacheck_dir / datacheck_name(run, subruns[0])
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(single, tmp)
+        tmp.replace(target)
 
 
 @dataclass(frozen=True)

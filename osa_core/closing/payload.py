@@ -26,9 +26,11 @@ from osa_core.closing.finalize import (
 )
 from osa_core.closing.layout import CloseLayout, completed_subruns, stage_run_inputs
 from osa_core.closing.provenance import write_run_provenance
+from osa_core.closing.readiness import disk_readiness
 from osa_core.config import Config, load_config
-from osa_core.errors import OsaError
+from osa_core.errors import Locked, OsaError
 from osa_core.journal import Journal
+from osa_core.locking import night_lock
 from osa_core.paths import NightPaths, parse_night
 from osa_core.payload import log, run_steps
 from osa_core.plan import Plan, build_plan
@@ -38,6 +40,15 @@ from osa_core.steps import CLOSE_NIGHT_STEPS, CLOSE_RUN_STEPS
 def close_run(config: Config, plan: Plan, run: int) -> int:
     paths = NightPaths(config, plan.night)
     layout = CloseLayout(paths)
+    # Two close chains may run at once (an armed one and an operator's): one per run at a
+    # time; the second finds the steps done in the history and skips them.
+    with night_lock(layout.close_dir / f"close_{run}.lock", wait=6 * 3600):
+        return _close_run_locked(config, plan, run, paths, layout)
+
+
+def _close_run_locked(
+    config: Config, plan: Plan, run: int, paths: NightPaths, layout: CloseLayout
+) -> int:
     sequence = plan.sequence_for_run(run)
     completed = completed_subruns(paths, run, sequence.subruns)
     log(f"close run {run}: {len(completed)}/{len(sequence.subruns)} subruns complete")
@@ -48,6 +59,15 @@ def close_run(config: Config, plan: Plan, run: int) -> int:
 
 def close_night_products(config: Config, plan: Plan) -> int:
     paths = NightPaths(config, plan.night)
+    try:
+        with night_lock(paths.closer_dir / "closer.lock", wait=0):
+            return _close_night_locked(config, plan, paths)
+    except Locked:
+        log("another closer is finishing this night; nothing to do")
+        return 0
+
+
+def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
     layout = CloseLayout(paths)
     if paths.night_finished.exists():
         log("night already finished")
@@ -89,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m osa_core.closing.payload")
     parser.add_argument("--config", required=True)
     parser.add_argument("--date", required=True)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="close even if not every subrun is done (an operator override)",
+    )
     sub = parser.add_subparsers(dest="kind", required=True)
     runs = sub.add_parser("runs")
     runs.add_argument("--runs", required=True, help="comma-separated run numbers")
@@ -98,6 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, check_paths=False)
         plan = build_plan(config, parse_night(args.date), write_cache=False)
+        if not args.force:
+            ready = disk_readiness(config, plan)
+            if ready.closed:
+                log("night already closed")
+                return 0
+            if not ready.ready:
+                # An armed close whose data jobs ended with failures: nothing to do yet;
+                # a resubmission arms a new close, an operator can give up or override.
+                log(f"not closing yet: {ready.summary()}")
+                return 0
         if args.kind == "night":
             return close_night_products(config, plan)
         run_list = [int(r) for r in args.runs.split(",") if r]

@@ -43,9 +43,14 @@ _KIND_RE = [
 ]
 
 
-def kind_of(name: str) -> str:
+def kind_of(path: str | Path) -> str:
+    """What a product is, from its name (and its running-tree folder for DL1a vs DL1b)."""
+    path = Path(path)
+    name = path.name
     for pattern, kind in _KIND_RE:
         if pattern.search(name):
+            if kind == "DL1 subrun" and path.parent.name in ("dl1a", "dl1b"):
+                return f"DL1{path.parent.name[-1]} subrun"
             return kind
     return "file"
 
@@ -120,11 +125,11 @@ def build_document(
         doc.wasAssociatedWith(activity, agent)
         used = []
         for path in record.inputs:
-            entity = doc.entity(name(path), {"osa:kind": kind_of(Path(path).name)})
+            entity = doc.entity(name(path), {"osa:kind": kind_of(path)})
             doc.used(activity, entity)
             used.append(entity)
         for path in record.outputs:
-            entity = doc.entity(name(path), {"osa:kind": kind_of(Path(path).name)})
+            entity = doc.entity(name(path), {"osa:kind": kind_of(path)})
             doc.wasGeneratedBy(entity, activity)
             for source in used:
                 doc.wasDerivedFrom(entity, source)
@@ -138,11 +143,11 @@ def graph_dot(run: int, records: list[StepRecord]) -> str:
     kinds: Counter[str] = Counter()
     for record in records:
         for path in record.inputs:
-            kind = kind_of(Path(path).name)
+            kind = kind_of(path)
             kinds[kind] += 0
             edges.add((f"k:{kind}", f"s:{record.step}"))
         for path in record.outputs:
-            kind = kind_of(Path(path).name)
+            kind = kind_of(path)
             kinds[kind] += 1
             edges.add((f"s:{record.step}", f"k:{kind}"))
     lines = [

@@ -67,3 +67,35 @@ def readiness(status: NightStatus) -> Readiness:
             what = "subrun" if len(subruns) == 1 else "subruns"
             missing.append(f"{label}: {what} {compact_ranges(subruns)} {state.lower()}")
     return Readiness(ready=not missing, missing=missing, given_up=given_up, closed=status.closed)
+
+
+def disk_readiness(config, plan) -> Readiness:
+    """Readiness from the files alone (histories, journal, calibration products): what a
+    close job checks when it starts, without asking the scheduler anything."""
+    from osa_core.closing.layout import completed_subruns
+    from osa_core.journal import Journal
+    from osa_core.paths import NightPaths
+
+    paths = NightPaths(config, plan.night)
+    view = Journal(paths.journal).read()
+    missing: list[str] = list(plan.problems)
+    given_up: list[str] = []
+    calibration = plan.calibration
+    if calibration is not None:
+        cal = NightPaths(config, calibration.night)
+        if not (
+            cal.drs4_file(calibration.drs4_run).exists()
+            and cal.calibration_file(calibration.pedcal_run).exists()
+        ):
+            missing.append("calibration products are not there yet")
+    for sequence in plan.data_sequences:
+        done = set(completed_subruns(paths, sequence.run, sequence.subruns))
+        gave = [s for s in sequence.subruns if (sequence.run, s) in view.given_up]
+        left = [s for s in sequence.subruns if s not in done and s not in gave]
+        if gave:
+            given_up.append(f"run {sequence.run:05d}: subruns {compact_ranges(gave)} given up")
+        if left:
+            missing.append(f"run {sequence.run:05d}: subruns {compact_ranges(left)} not done")
+    return Readiness(
+        ready=not missing, missing=missing, given_up=given_up, closed=paths.night_finished.exists()
+    )

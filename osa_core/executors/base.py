@@ -114,6 +114,7 @@ class Executor(Protocol):
         dependencies: Iterable[str] = (),
         resources: JobResources | None = None,
         comment: str | None = None,
+        dependency_kind: str = "afterok",
     ) -> str:
         """Submit; return the job id. ``array=None`` keeps the spec's array."""
         ...

@@ -96,12 +96,15 @@ class LocalExecutor:
         dependencies: Iterable[str] = (),
         resources: JobResources | None = None,
         comment: str | None = None,
+        dependency_kind: str = "afterok",
     ) -> str:
         indices = array if array is not None else spec.array
         if indices is not None and not indices:
             raise ValueError("refusing an empty array: it would become a plain job")
         resources = resources or spec.resources
         deps = ",".join(str(int(d)) for d in dependencies)
+        if deps and dependency_kind != "afterok":
+            deps = f"{dependency_kind}:{deps}"
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(

@@ -56,6 +56,23 @@ class Running:
     kill_time: float = 0.0
 
 
+def split_dependencies(deps: str) -> tuple[str, str]:
+    """``"afterany:3,4"`` -> ("afterany", "3,4"); a bare list is afterok. The ids were
+    written by ``LocalExecutor.submit`` from integers, so they are safe in SQL."""
+    kind, _, ids = deps.rpartition(":")
+    return (kind or "afterok"), ids
+
+
+def dependencies_pending(db, deps: str) -> bool:
+    """afterok waits until every dependency task COMPLETED; afterany until all ended."""
+    kind, ids = split_dependencies(deps)
+    if kind == "afterany":
+        query = f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state IN (?,?) LIMIT 1"
+        return db.execute(query, (PENDING, RUNNING)).fetchone() is not None
+    query = f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state != ? LIMIT 1"
+    return db.execute(query, (COMPLETED,)).fetchone() is not None
+
+
 def expand_pattern(pattern: str, job_id: int, idx: int, name: str) -> str:
     """SLURM's filename patterns: %A array job id, %a index (``%4a`` zero-padded), %j, %x."""
 
@@ -283,7 +300,8 @@ class Runner:
             os.killpg(task.pid, sig)
 
     def cancel_broken_dependencies(self) -> None:
-        """A pending job whose afterok dependency ended badly can never run: cancel it."""
+        """A pending job whose afterok dependency ended badly can never run: cancel it
+        (SLURM's ``--kill-on-invalid-dep=yes``). ``afterany`` dependencies never break."""
         with connect(self.db) as db:
             rows = db.execute(
                 "SELECT DISTINCT j.job_id, j.dependencies FROM jobs j JOIN tasks t "
@@ -291,9 +309,11 @@ class Runner:
                 (PENDING,),
             ).fetchall()
             for job_id, deps in rows:
+                kind, ids = split_dependencies(deps)
+                if kind != "afterok":
+                    continue
                 bad = db.execute(
-                    f"SELECT 1 FROM tasks WHERE job_id IN ({deps}) AND state NOT IN (?,?,?) "
-                    "LIMIT 1",
+                    f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state NOT IN (?,?,?) LIMIT 1",
                     (PENDING, RUNNING, COMPLETED),
                 ).fetchone()
                 if bad:
@@ -336,14 +356,7 @@ class Runner:
                     break
                 if deps:
                     if deps not in waiting_on:
-                        waiting_on[deps] = (
-                            db.execute(
-                                f"SELECT 1 FROM tasks WHERE job_id IN ({deps}) AND state != ? "
-                                "LIMIT 1",
-                                (COMPLETED,),
-                            ).fetchone()
-                            is not None
-                        )
+                        waiting_on[deps] = dependencies_pending(db, deps)
                     if waiting_on[deps]:
                         continue
                 need = memory * cpus

@@ -79,8 +79,11 @@ def sbatch_argv(
     resources: JobResources,
     comment: str,
     account: str,
+    dependency_kind: str = "afterok",
 ) -> list[str]:
     """The exact sbatch command (also shown in previews)."""
+    if dependency_kind not in ("afterok", "afterany"):
+        raise ValueError(f"unsupported dependency kind {dependency_kind!r}")
     argv = [
         "sbatch",
         "--parsable",
@@ -102,7 +105,7 @@ def sbatch_argv(
         argv.append(f"--array={compact_ranges(array)}")  # raises on an empty list
     deps = [str(int(d)) for d in dependencies]
     if deps:
-        argv.append(f"--dependency=afterok:{':'.join(deps)}")
+        argv.append(f"--dependency={dependency_kind}:{':'.join(deps)}")
     argv.append(str(spec.script))
     return argv
 
@@ -125,6 +128,7 @@ class SlurmExecutor:
         dependencies: Iterable[str] = (),
         resources: JobResources | None = None,
         comment: str | None = None,
+        dependency_kind: str = "afterok",
     ) -> str:
         indices = array if array is not None else spec.array
         argv = sbatch_argv(
@@ -134,6 +138,7 @@ class SlurmExecutor:
             resources or spec.resources,
             comment or spec.comment,
             self.config.slurm.account,
+            dependency_kind,
         )
         result = _run(argv, self.timeout)
         if result.returncode != 0:

@@ -38,7 +38,8 @@ def night(tmp_path: Path):
     )
     marker = tmp_path / "fail-2002-1"
     marker.touch()
-    config = load_config(write_config(tmp_path, steps + '\n[analysis]\nmodels_dir = "models"\n'))
+    extra = '\n[analysis]\nmodels_dir = "models"\n[closing]\nauto = false\n'
+    config = load_config(write_config(tmp_path, steps + extra))
     submit_night(config, build_plan(config, NIGHT))
     wait_settled(config)
     return config, marker

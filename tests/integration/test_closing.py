@@ -30,17 +30,53 @@ from tests.integration.test_executors import wait_settled
 
 
 def closed_night(
-    base: Path, fail: dict[str, str] | None = None, runs: int = 2, subruns: int = 3
+    base: Path,
+    fail: dict[str, str] | None = None,
+    runs: int = 2,
+    subruns: int = 3,
+    auto: bool = False,
 ) -> Config:
-    """A night processed with fake tools (models dir present so DL2 runs)."""
+    """A night processed with fake tools (models dir present so DL2 runs); the automatic
+    close is off unless asked, so these tests drive the close themselves."""
     generate_night(base, NightSpec(night=NIGHT, data_runs=runs, subruns=subruns))
     (base / "models").mkdir()
-    config = load_config(
-        write_config(base, fake_steps(fail=fail) + '\n[analysis]\nmodels_dir = "models"\n')
-    )
+    extra = f'\n[analysis]\nmodels_dir = "models"\n[closing]\nauto = {str(auto).lower()}\n'
+    config = load_config(write_config(base, fake_steps(fail=fail) + extra))
     submit_night(config, build_plan(config, NIGHT))
     wait_settled(config)
     return config
+
+
+def test_armed_close_finishes_the_night_seconds_after_the_last_subrun(tmp_path: Path) -> None:
+    from osa_core.closing.layout import CloseLayout
+    from osa_core.history import read_history
+
+    config = closed_night(tmp_path, auto=True)
+    assert wait_finished(config, timeout=60)
+    paths = NightPaths(config, NIGHT)
+    plan = build_plan(config, NIGHT)
+    last_end = max(
+        r.end
+        for s in plan.data_sequences
+        for i in s.subruns
+        for r in read_history(paths.history_file(s.run, i))
+    )
+    import datetime as dt
+
+    finished = dt.datetime.fromtimestamp(paths.night_finished.stat().st_mtime, tz=dt.timezone.utc)
+    latency = (finished - dt.datetime.fromisoformat(last_end)).total_seconds()
+    assert 0 < latency < 30, latency
+    assert (paths.final_dl2 / "dl2_LST-1.Run02002.h5").exists()
+    assert read_history(CloseLayout(paths).night_history)
+
+
+def test_armed_close_waits_when_a_subrun_failed(tmp_path: Path) -> None:
+    config = closed_night(tmp_path, fail={"dl1ab": "1"}, runs=1, auto=True)
+    time.sleep(3)  # the armed close ran after the data job ended, and found it not ready
+    paths = NightPaths(config, NIGHT)
+    assert not paths.night_finished.exists()
+    logs = "".join(p.read_text() for p in paths.log_dir.glob("close_*.out"))
+    assert "not closing yet" in logs and "subruns 1 not done" in logs
 
 
 def wait_finished(config: Config, timeout: float = 60) -> bool:

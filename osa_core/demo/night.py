@@ -1,0 +1,190 @@
+"""The demo night: real LST-1 data where it exists, generated data where it does not.
+
+Night 2020-02-18 under a folder of the user's choice: a DRS4 run and a PEDCALIB run
+(generated, 4 streams), the real 50-event LST-1 run 2008 (fetched once from the package
+registry into a cache, never committed), and two generated DATA runs. Plus what no tool
+makes: RunSummary, drive log, neutral time-sampling and F-factor files, lstchain configs,
+an offline astropy config, toy random-forest models for DL2 (labelled as toys), and the
+demo's ``osa.toml`` (from config/demo.toml with ``base = "."``). Building is idempotent:
+what exists is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from osa_core.config import DEFAULT_CONFIG
+from osa_core.fsio import write_text_atomic
+
+NIGHT = dt.date(2020, 2, 18)
+FOLDER = "20200218"
+DEMO_TEMPLATE = DEFAULT_CONFIG.parent / "demo.toml"
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    run: int
+    kind: str
+    subruns: int
+    events: int
+    start: dt.datetime
+
+
+def demo_runs() -> list[DemoRun]:
+    from osa_core.demo.r0_writer import MIN_DRS4_EVENTS
+
+    return [
+        DemoRun(2005, "DRS4", 1, MIN_DRS4_EVENTS, dt.datetime(2020, 2, 18, 20, 40, tzinfo=UTC)),
+        DemoRun(2006, "PEDCALIB", 1, 100, dt.datetime(2020, 2, 18, 20, 50, tzinfo=UTC)),
+        DemoRun(2009, "DATA", 3, 60, dt.datetime(2020, 2, 18, 21, 25, tzinfo=UTC)),
+        DemoRun(2010, "DATA", 2, 60, dt.datetime(2020, 2, 18, 21, 45, tzinfo=UTC)),
+    ]
+
+
+REAL_RUN_START = dt.datetime(2020, 2, 18, 21, 2, 21, tzinfo=UTC)
+
+
+def default_cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "osa-console"
+
+
+def demo_config_text(template: Path = DEMO_TEMPLATE) -> str:
+    """config/demo.toml, re-based on the demo folder itself."""
+    lines = []
+    for line in template.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("base ="):
+            line = 'base = "."'
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Send this process's stdout/stderr (file descriptors, so C++ libraries too: the zfits
+    writer and the tools are chatty) to ``log`` for the duration."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def build_demo_night(
+    base: Path, cache: Path | None = None, say: Callable[[str], None] = print
+) -> Path:
+    """Write the demo night under ``base``; return the path of its ``osa.toml``. The
+    libraries' own chatter goes to ``config/demo-build.log``."""
+    base = base.resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    return _build(base, cache, say)
+
+
+def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
+    from osa_core.demo import auxiliary as aux
+    from osa_core.demo import r0_writer as rw
+
+    log = base / "config" / "demo-build.log"
+    r0_dir = base / "R0" / FOLDER
+    monitoring = base / "monitoring"
+    aux.write_offline_astropy_config(base / "config" / "xdg")
+    env = aux.tool_environment(base / "config" / "xdg")
+
+    runs = demo_runs()
+    for run in runs:
+        for subrun in range(run.subruns):
+            if not (r0_dir / rw.r0_file_name(run.run, subrun, 1)).exists():
+                say(
+                    f"writing R0 run {run.run} subrun {subrun} ({run.kind}, {run.events} "
+                    "events, 4 streams)"
+                )
+                with output_to(log):
+                    rw.write_r0_subrun(
+                        r0_dir, run.run, subrun, run.events, run.kind, run_start=run.start, seed=7
+                    )
+    real_link = r0_dir / rw.r0_file_name(rw.REAL_RUN, 0, 1)
+    if not real_link.exists():
+        say(
+            "fetching the real LST-1 run 2008 (50 events) from the protozfits source "
+            "package (cached after the first time)"
+        )
+        rw.link_real_run(rw.fetch_real_lst_r0(cache or default_cache()), r0_dir)
+
+    summary = monitoring / "RunSummary" / f"RunSummary_{FOLDER}.ecsv"
+    if not summary.exists():
+        rows = [
+            aux.RunSummaryRow(
+                r.run, r.subruns, r.kind, r.start, r0_dir / rw.r0_file_name(r.run, 0, 1)
+            )
+            for r in runs
+        ]
+        rows.append(aux.RunSummaryRow(rw.REAL_RUN, 1, "DATA", REAL_RUN_START, real_link))
+        with output_to(log):
+            aux.write_run_summary(summary, sorted(rows, key=lambda r: r.run_id), FOLDER)
+        _write_catalog(monitoring / "RunCatalog" / f"RunCatalog_{FOLDER}.ecsv")
+    drive = monitoring / "DrivePositioning" / f"DrivePosition_log_{FOLDER}.txt"
+    if not drive.exists():
+        aux.write_drive_log(
+            drive,
+            dt.datetime(2020, 2, 18, 20, 30, tzinfo=UTC),
+            dt.datetime(2020, 2, 18, 22, 30, tzinfo=UTC),
+            azimuth_deg=aux.TOY_POINTING_AZ_DEG,
+            zenith_deg=90.0 - aux.TOY_POINTING_ALT_DEG,
+        )
+
+    import lstchain
+
+    version = f"v{lstchain.__version__}"  # the onsite tools' own version folder (+ "pro")
+    time_calibration = aux.time_calibration_path(base, FOLDER, version, 2006)
+    if not time_calibration.exists():
+        aux.write_time_calibration_file(time_calibration)
+    systematics = aux.systematics_path(base, FOLDER, version)
+    if not systematics.exists():
+        aux.write_systematics_file(systematics)
+    configs = base / "config"
+    if not (configs / "lstchain_demo_analysis.json").exists():
+        with output_to(log):
+            aux.write_lstchain_configs(configs)
+    models = base / "models" / "toy"
+    if not (models / aux.TOY_MODELS_README).exists() or not list(models.glob("*.sav")):
+        say("training toy random-forest models for DL2 (TOY MODELS, not for science)")
+        with output_to(log):
+            aux.train_toy_models(models, config=configs / "lstchain_demo_analysis.json", env=env)
+    config_path = base / "osa.toml"
+    write_text_atomic(config_path, demo_config_text())
+    return config_path
+
+
+def _write_catalog(path: Path) -> None:
+    from astropy.table import Table
+
+    from osa_core.fsio import atomic_writer
+
+    table = Table(
+        rows=[
+            (2008, "Crab", 83.63308, 22.0145),
+            (2009, "Mrk 421", 166.113808, 38.208833),
+            (2010, "1ES 1959+650", 299.999384, 65.148514),
+        ],
+        names=["run_id", "source_name", "source_ra", "source_dec"],
+    )
+    with atomic_writer(path) as handle:
+        table.write(handle, format="ascii.ecsv", delimiter=",")
