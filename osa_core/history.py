@@ -82,6 +82,7 @@ class HistorySummary:
     failed_rc: int | None
     failures: tuple[tuple[str, int], ...]
     attempts: int
+    last_note: str = ""
 
     @property
     def last_failure(self) -> tuple[str, int] | None:
@@ -106,4 +107,5 @@ def summarize(records: list[StepRecord]) -> HistorySummary:
         failed_rc=failed_rc,
         failures=tuple(failures),
         attempts=len(records),
+        last_note=records[-1].note if records else "",
     )

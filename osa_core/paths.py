@@ -205,7 +205,10 @@ class NightPaths:
     # --- state -----------------------------------------------------------------------------
     @property
     def state_dir(self) -> Path:
-        return self.config.paths.state / self.folder
+        """``OSA/state/YYYYMMDD/<prod_id>``: journal, lock, snapshots of one production of
+        the night (a reprocessing campaign never shares them with the nightly one)."""
+        root = self.config.paths.state
+        return within(root, root / self.folder / self.config.production.prod_id)
 
     @property
     def journal(self) -> Path:

@@ -37,6 +37,7 @@ from osa_core.paths import NightPaths, parse_night
 from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, StepContext, StepPlan, SubrunContext
 
 MISSING_OUTPUT_RC = 70  # the tool said success but an expected output is not there
+IO_ERROR_RC = 74  # the payload itself could not write (history, folders): disk full?
 
 
 def _now() -> str:
@@ -155,6 +156,22 @@ def prepare_environment(config: Config) -> None:
     )
 
 
+def disk_full_note(plan: StepPlan) -> str:
+    """Say so when a step failed because its output filesystem is full: the shifter's fix
+    (free space, then resubmit) is not the same as for a science failure."""
+    for output in plan.outputs:
+        folder = output.parent if output.parent.exists() else None
+        if folder is None:
+            continue
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            continue
+        if free < 1024 * 1024:
+            return f"disk full: {free} bytes free under {folder}"
+    return ""
+
+
 def remove_outputs(plan: StepPlan) -> None:
     """Partial products of an earlier attempt must never be taken for products."""
     for path in plan.outputs:
@@ -227,6 +244,8 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
                     rc, note = MISSING_OUTPUT_RC, f"tool succeeded but {absent[0].name} is missing"
             elif rc < 0:
                 note = f"killed by signal {-rc}"
+            else:
+                note = disk_full_note(plan)
         record = StepRecord(
             run=context.run,
             subrun=context.subrun,
@@ -315,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         # e.g. ENOSPC while writing the history: say it plainly, fail the task
         log(f"error: {err.filename or ''}: {err.strerror}")
-        return 74
+        return IO_ERROR_RC
 
 
 if __name__ == "__main__":

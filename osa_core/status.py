@@ -282,12 +282,13 @@ def subrun_state(
         status.reason = "job ended without finishing its steps"
     else:
         status.state = task.state
-    if (
-        status.state not in (COMPLETED, *ACTIVE_STATES)
-        and history.failed_step
-        and not status.reason
-    ):
-        status.reason = f"{history.failed_step} exited {history.failed_rc}"
+    if status.state not in (COMPLETED, *ACTIVE_STATES):
+        if history.failed_step and not status.reason:
+            status.reason = f"{history.failed_step} exited {history.failed_rc}"
+        if "disk full" in history.last_note:
+            status.reason = f"{history.failed_step}: {history.last_note}"
+        elif status.exit_code == 74 and not history.failed_step:
+            status.reason = "the job could not write its history (disk full?)"
     return status
 
 

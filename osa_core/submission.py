@@ -14,6 +14,7 @@ from typing import Any
 from osa_core.config import Config, JobResources
 from osa_core.errors import InputError, SchedulerUnavailable
 from osa_core.executors.base import ACTIVE_STATES, COMPLETED, PENDING, Executor
+from osa_core.faults import fault_point
 from osa_core.jobs import JobSpec, compact_ranges, job_spec, write_scripts
 from osa_core.journal import Journal, JournalView
 from osa_core.locking import night_lock
@@ -156,6 +157,7 @@ def _submit(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob
         "purpose": job.purpose,
     }
     journal.append("intent", **common)
+    fault_point("intent journaled")
     comment = f"{spec.comment};token={token}"
     try:
         job_id = executor.submit(
@@ -171,7 +173,9 @@ def _submit(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob
     except Exception as err:
         journal.append("abandoned", token=token, run=job.run, reason=str(err)[:300])
         raise
+    fault_point("job submitted, not journaled yet")
     journal.append("submitted", job_id=job_id, **common)
+    fault_point("submission journaled")
     return job_id
 
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "console": ("osa_tui.cli:console", "the operator console (Textual)"),
     "serve": ("osa_tui.cli:serve", "the console in a browser (localhost by default)"),
     "config": ("osa_core.cli.config_cmd", "show or validate the configuration"),
+    "campaign": ("osa_core.cli.campaign", "reprocessing campaigns: create, run, status"),
     "demo": ("osa_core.cli.demo", "build the demo night and process it end to end here"),
     "generate-night": ("osa_core.cli.generate", "write a synthetic night tree (tests, bench)"),
 }

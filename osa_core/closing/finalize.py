@@ -18,8 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.closing.faults import fault_point
 from osa_core.closing.layout import CloseLayout
+from osa_core.faults import fault_point
 from osa_core.fsio import (
     append_line,
     ensure_dir,

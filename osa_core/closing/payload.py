@@ -16,7 +16,6 @@ import os
 import sys
 
 from osa_core.closing.context import CloseNightContext, CloseRunContext
-from osa_core.closing.faults import fault_point
 from osa_core.closing.finalize import (
     move_products,
     rename_map,
@@ -29,6 +28,7 @@ from osa_core.closing.provenance import write_run_provenance
 from osa_core.closing.readiness import disk_readiness
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
+from osa_core.faults import fault_point
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
 from osa_core.paths import NightPaths, parse_night

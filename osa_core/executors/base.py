@@ -135,6 +135,11 @@ class Executor(Protocol):
         """One line for headers: which executor, reachable or not."""
         ...
 
+    def count_pending(self, name_prefix: str) -> int:
+        """How many of our tasks (job names starting with the prefix) are pending: the
+        pending-job cap of campaigns is checked with one call."""
+        ...
+
 
 def get_executor(config: Config) -> Executor:
     """The configured executor; ``auto`` means SLURM when its controller answers."""

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from osa_core.config import Config, JobResources
+from osa_core.errors import SchedulerUnavailable
 from osa_core.executors.base import (
     CANCELLED,
     PENDING,
@@ -60,14 +61,22 @@ def db_path(config: Config) -> Path:
 
 @contextlib.contextmanager
 def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection: WAL, a generous busy timeout, committed on success."""
-    ensure_dir(path.parent)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    """A short-lived connection: WAL, a generous busy timeout, committed on success.
+
+    A database that cannot be used (disk full, unreadable) is the local scheduler being
+    unavailable: said in one line, like a SLURM controller that does not answer."""
+    try:
+        ensure_dir(path.parent)
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    except (OSError, sqlite3.Error) as err:
+        raise SchedulerUnavailable(f"local executor database {path}: {err}") from None
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(SCHEMA)
         yield connection
+    except sqlite3.OperationalError as err:
+        raise SchedulerUnavailable(f"local executor database {path}: {err}") from None
     finally:
         connection.close()
 
@@ -140,14 +149,17 @@ class LocalExecutor:
         tasks: list[TaskState] = []
         if not ids or not self.path.exists():
             return QueryResult(tasks=tasks)
-        with connect(self.path) as db:
-            marks = ",".join("?" * len(ids))
-            rows = db.execute(
-                "SELECT t.job_id, t.idx, t.state, t.exit_code, t.signal, t.started, t.ended, "
-                "t.max_rss, t.cpu, t.reason, j.name, j.comment FROM tasks t JOIN jobs j "
-                f"ON t.job_id = j.job_id WHERE t.job_id IN ({marks})",
-                ids,
-            ).fetchall()
+        try:
+            with connect(self.path) as db:
+                marks = ",".join("?" * len(ids))
+                rows = db.execute(
+                    "SELECT t.job_id, t.idx, t.state, t.exit_code, t.signal, t.started, "
+                    "t.ended, t.max_rss, t.cpu, t.reason, j.name, j.comment FROM tasks t "
+                    f"JOIN jobs j ON t.job_id = j.job_id WHERE t.job_id IN ({marks})",
+                    ids,
+                ).fetchall()
+        except SchedulerUnavailable as err:
+            return QueryResult(reachable=False, complete=False, message=str(err))
         now = time.time()
         for (
             job_id,
@@ -182,6 +194,17 @@ class LocalExecutor:
                 )
             )
         return QueryResult(tasks=tasks, reachable=True, complete=True)
+
+    def count_pending(self, name_prefix: str) -> int:
+        if not self.path.exists():
+            return 0
+        with connect(self.path) as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM tasks t JOIN jobs j ON t.job_id=j.job_id "
+                "WHERE t.state=? AND j.name LIKE ? ESCAPE '\\'",
+                (PENDING, _like_prefix(name_prefix)),
+            ).fetchone()
+        return int(row[0])
 
     def find_jobs(self, name_prefix: str) -> list[JobRecord]:
         if not self.path.exists():

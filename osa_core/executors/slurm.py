@@ -203,6 +203,12 @@ class SlurmExecutor:
             message="; ".join(messages),
         )
 
+    def count_pending(self, name_prefix: str) -> int:
+        out, err = self._read(["squeue", "-h", "-r", "-t", "PENDING", "-o", "%j"])
+        if out is None:
+            raise SchedulerUnavailable(f"cannot count pending jobs: {err}")
+        return sum(1 for line in out.splitlines() if line.startswith(name_prefix))
+
     def find_jobs(self, name_prefix: str) -> list[JobRecord]:
         found: dict[str, JobRecord] = {}
         start = (dt.date.today() - dt.timedelta(days=7)).isoformat()

@@ -24,6 +24,8 @@ def main() -> int:
     parser.add_argument("--rc", type=int, default=3)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--alloc-mb", type=int, default=0)
+    parser.add_argument("--output-kb", type=int, default=0,
+                        help="make each output this big (fills a small disk)")
     args = parser.parse_args()
     fail = {int(x) for x in args.fail_subruns.split(",") if x}
     if args.alloc_mb:
@@ -38,7 +40,10 @@ def main() -> int:
         if failing:
             output.write_bytes(b"partial")
             break
-        output.write_text(f"{args.step} subrun {args.subrun}\n")
+        text = f"{args.step} subrun {args.subrun}\n"
+        if args.output_kb:
+            text += "x" * (args.output_kb * 1024)
+        output.write_text(text)
     if failing:
         print(f"{args.step}: failing on purpose for subrun {args.subrun}", file=sys.stderr)
         return args.rc

@@ -1,4 +1,5 @@
-"""A test hook to kill the closer at a chosen file operation (crash-safety tests).
+"""A test hook to kill a process at a chosen point (crash-safety tests of the closer and
+of submissions).
 
 With ``OSA_FAULT_AFTER=N`` in the environment, the N-th call to ``fault_point`` kills the
 process with SIGKILL, exactly as a node failure or ``kill -9`` would. Without it, a call

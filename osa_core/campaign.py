@@ -1,0 +1,327 @@
+"""Reprocessing campaigns: every night again with a new production id, without drowning
+the cluster.
+
+A campaign lives in ``OSA/campaigns/<name>/``: ``campaign.json`` (its definition),
+``osa.toml`` (the site config with the campaign's production id: new products never
+overwrite old ones, and the job payloads read the same file), ``journal.jsonl`` (what the
+campaign did to which night, append-only) and a lock. ``osa campaign run`` is a cron-able,
+resumable pass: it ticks the nights in progress (retry policy, close when ready), then
+starts waiting nights in date order while the pending-job cap and the time window allow.
+Nights are read one at a time from the dates file (or range): memory does not grow with
+the campaign.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from osa_core.config import Config, ProductionId, config_to_dict, load_config
+from osa_core.errors import InputError, OsaError
+from osa_core.fsio import ensure_dir, write_json_atomic, write_text_atomic
+from osa_core.journal import Journal
+from osa_core.locking import night_lock
+from osa_core.paths import NightPaths, parse_night
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DONE, RUNNING, FAILED, WAITING = "done", "running", "needs operator", "waiting"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    prod_id: str
+    folder: Path
+    dates_file: str | None = None
+    first: str | None = None
+    last: str | None = None
+    cap: int = 2500
+    window: str | None = None  # "HH:MM-HH:MM" local time when new nights may start
+    created: str = ""
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "osa.toml"
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.folder / "journal.jsonl")
+
+    def nights(self) -> Iterator[dt.date]:
+        """The campaign's nights in order, read lazily (a file of 1,000+ dates is fine)."""
+        if self.dates_file:
+            with open(self.dates_file, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    text = line.split("#", 1)[0].strip()
+                    if not text:
+                        continue
+                    try:
+                        yield parse_night(text)
+                    except InputError:
+                        raise InputError(
+                            f"{self.dates_file}:{number}: not a night: {text!r}"
+                        ) from None
+            return
+        assert self.first and self.last
+        night, last = dt.date.fromisoformat(self.first), dt.date.fromisoformat(self.last)
+        while night <= last:
+            yield night
+            night += dt.timedelta(days=1)
+
+    def window_open(self, now: dt.datetime | None = None) -> bool:
+        if not self.window:
+            return True
+        start, end = (dt.time.fromisoformat(t) for t in self.window.split("-"))
+        current = (now or dt.datetime.now()).time()
+        return start <= current < end if start <= end else current >= start or current < end
+
+
+def campaigns_root(config: Config) -> Path:
+    return config.paths.state.parent / "campaigns"
+
+
+def create_campaign(
+    config: Config,
+    name: str,
+    prod_id: str,
+    *,
+    dates_file: Path | None,
+    first: str | None,
+    last: str | None,
+    cap: int,
+    window: str | None,
+) -> Campaign:
+    if not NAME_RE.match(name):
+        raise InputError(f"campaign name {name!r}: use letters, digits, '.', '_' or '-'")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", prod_id) or prod_id == str(
+        config.production.prod_id
+    ):
+        raise InputError(
+            f"--prod-id {prod_id!r}: a plain id different from the nightly "
+            f"production's ({config.production.prod_id}), so nothing is "
+            "overwritten"
+        )
+    if (dates_file is None) == (first is None or last is None):
+        raise InputError("give either --dates FILE or both --from and --to")
+    if first and last:
+        if parse_night(first) > parse_night(last):
+            raise InputError(f"--from {first} is after --to {last}")
+        first, last = parse_night(first).isoformat(), parse_night(last).isoformat()
+    if dates_file is not None and not dates_file.is_file():
+        raise InputError(f"{dates_file}: dates file not found")
+    if cap < 1:
+        raise InputError("--cap must be at least 1")
+    if window and not re.match(r"^\d{2}:\d{2}-\d{2}:\d{2}$", window):
+        raise InputError(f"--window {window!r}: expected HH:MM-HH:MM")
+    folder = campaigns_root(config) / name
+    if (folder / "campaign.json").exists():
+        raise InputError(f"campaign {name!r} exists already ({folder})")
+    ensure_dir(folder)
+    campaign = Campaign(
+        name=name,
+        prod_id=prod_id,
+        folder=folder,
+        dates_file=str(dates_file.resolve()) if dates_file else None,
+        first=first,
+        last=last,
+        cap=cap,
+        window=window,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    if sum(1 for _ in campaign.nights()) == 0:  # reads (and validates) the whole list
+        raise InputError("the campaign has no night")
+    write_text_atomic(campaign.config_path, campaign_config_text(config, prod_id, cap))
+    data = {k: v for k, v in dataclasses.asdict(campaign).items() if k != "folder"}
+    write_json_atomic(folder / "campaign.json", data)
+    campaign.journal.append("created", prod_id=prod_id, cap=cap, window=window)
+    return campaign
+
+
+def campaign_config_text(config: Config, prod_id: str, cap: int) -> str:
+    """The site config with the campaign's production id and pending cap (absolute paths)."""
+    from osa_core.cli.config_cmd import to_toml
+
+    data = config_to_dict(config)
+    data.pop("source", None)
+    data["production"]["prod_id"] = prod_id
+    data["slurm"]["max_pending_jobs"] = cap
+    for key in ("steps",):
+        data[key] = {name: {k: v for k, v in step.items() if v} for name, step in data[key].items()}
+    return f"# written by osa campaign create from {config.source}\n" + to_toml(data) + "\n"
+
+
+def load_campaign(config: Config, name: str) -> Campaign:
+    folder = campaigns_root(config) / name
+    try:
+        data = json.loads((folder / "campaign.json").read_text())
+    except FileNotFoundError:
+        raise InputError(f"no campaign {name!r} under {campaigns_root(config)}") from None
+    return Campaign(folder=folder, **data)
+
+
+@dataclass
+class NightState:
+    night: dt.date
+    state: str
+    detail: str = ""
+
+
+def night_state(config: Config, night: dt.date, last: dict[str, str]) -> NightState:
+    """From files only: closed flag, the night's journal, the campaign's last word."""
+    paths = NightPaths(config, night)
+    if paths.night_finished.exists():
+        return NightState(night, DONE)
+    noted = last.get(night.isoformat(), "")
+    if noted.startswith(FAILED):
+        return NightState(night, FAILED, noted)
+    if paths.journal.exists():
+        return NightState(night, RUNNING)
+    return NightState(night, WAITING)
+
+
+@dataclass
+class PassReport:
+    ticked: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    needs_operator: list[str] = field(default_factory=list)
+    stopped_because: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _last_words(campaign: Campaign) -> dict[str, str]:
+    words: dict[str, str] = {}
+    for entry in campaign.journal.read().entries:
+        if entry.get("night"):
+            words[str(entry["night"])] = str(entry.get("state", ""))
+    return words
+
+
+def run_campaign(
+    config: Config, campaign: Campaign, executor: Any = None, now: dt.datetime | None = None
+) -> PassReport:
+    """One pass (see the module doc). Exactly one pass at a time per campaign."""
+    from osa_core.batch import tick
+    from osa_core.executors.base import get_executor
+
+    campaign_config = load_config(campaign.config_path)
+    executor = executor or get_executor(campaign_config)
+    report = PassReport()
+    with night_lock(campaign.folder / "campaign.lock", wait=0):
+        last = _last_words(campaign)
+        journal = campaign.journal
+        for night in campaign.nights():
+            state = night_state(campaign_config, night, last)
+            if state.state != RUNNING:
+                continue
+            try:
+                result = tick(campaign_config, night, executor, lock_wait=10)
+            except OsaError as err:
+                report.needs_operator.append(f"{night}: {err}")
+                continue
+            report.ticked.append(night.isoformat())
+            if result.closed:
+                report.closed.append(night.isoformat())
+                journal.append("closed", night=night.isoformat(), state=DONE)
+            elif result.not_retried:
+                why = f"{FAILED}: {result.not_retried[0]}"
+                report.needs_operator.append(f"{night}: {result.not_retried[0]}")
+                if last.get(night.isoformat()) != why:
+                    journal.append("needs_operator", night=night.isoformat(), state=why)
+        if not campaign.window_open(now):
+            report.stopped_because = f"outside the window {campaign.window}"
+            return report
+        pending = executor.count_pending("osa_")
+        for night in campaign.nights():
+            if night_state(campaign_config, night, last).state != WAITING:
+                continue
+            paths = NightPaths(campaign_config, night)
+            if not paths.run_summary.exists():
+                journal.append("skipped", night=night.isoformat(), state=DONE + " (no data)")
+                continue
+            from osa_core.plan import build_plan
+
+            plan = build_plan(campaign_config, night)
+            size = plan.total_subruns + 3  # + calibration and the armed close chain
+            if pending and pending + size > campaign.cap:
+                report.stopped_because = f"pending cap: {pending} pending, cap {campaign.cap}"
+                break
+            try:
+                result = tick(campaign_config, night, executor, lock_wait=10)
+            except OsaError as err:
+                report.needs_operator.append(f"{night}: {err}")
+                journal.append("needs_operator", night=night.isoformat(), state=f"{FAILED}: {err}")
+                continue
+            started = sum(len(j.get("indices") or [0]) for j in result.submitted)
+            pending += started + 2
+            report.started.append(night.isoformat())
+            journal.append("started", night=night.isoformat(), state=RUNNING, tasks=started)
+    return report
+
+
+@dataclass
+class CampaignStatus:
+    name: str
+    prod_id: str
+    counts: dict[str, int]
+    total: int
+    started: str
+    per_hour: float | None
+    eta_hours: float | None
+    problems: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def campaign_status(config: Config, campaign: Campaign) -> CampaignStatus:
+    campaign_config = load_config(campaign.config_path)
+    last = _last_words(campaign)
+    counts: Counter[str] = Counter()
+    problems = []
+    for night in campaign.nights():
+        state = night_state(campaign_config, night, last)
+        counts[state.state] += 1
+        if state.state == FAILED and len(problems) < 20:
+            problems.append(f"{night}: {state.detail}")
+    total = sum(counts.values())
+    closes = [e for e in campaign.journal.read().entries if e.get("action") == "closed"]
+    per_hour = eta = None
+    if closes:
+        started = dt.datetime.fromisoformat(campaign.created)
+        hours = max(
+            (dt.datetime.fromisoformat(closes[-1]["time"]) - started).total_seconds() / 3600,
+            1 / 3600,
+        )
+        per_hour = len(closes) / hours
+        left = counts[WAITING] + counts[RUNNING]
+        eta = left / per_hour if per_hour else None
+    return CampaignStatus(
+        name=campaign.name,
+        prod_id=campaign.prod_id,
+        counts=dict(counts),
+        total=total,
+        started=campaign.created,
+        per_hour=per_hour,
+        eta_hours=eta,
+        problems=problems,
+    )
+
+
+__all__ = [
+    "Campaign",
+    "ProductionId",
+    "campaign_status",
+    "create_campaign",
+    "load_campaign",
+    "run_campaign",
+]
