@@ -69,7 +69,6 @@ def tick(
 ) -> TickReport:
     """One tick; raises OsaError subclasses for bad input, lock, unreachable scheduler."""
     from osa_core.closing.readiness import readiness
-    from osa_core.status import night_status
     from osa_core.submission import (
         fresh_status,
         resubmit_failed_locked,
@@ -90,20 +89,24 @@ def tick(
             report.log("night already closed; nothing to do")
             report.closed = True
             return report
-        fresh_status(config, plan, executor)  # raises SchedulerUnavailable
-        submitted = submit_night_locked(config, plan, executor)
+        fresh = fresh_status(config, plan, executor)  # raises SchedulerUnavailable
+        status = fresh[1]
+        submitted = submit_night_locked(config, plan, executor, fresh)
         for job in submitted.jobs:
             report.log(f"submitted {job.describe()}")
             report.submitted.append(job.to_dict())
-        retried = resubmit_failed_locked(config, plan, executor, automatic=True)
+        # The same answer serves the retries: what was just submitted cannot have failed.
+        retried = resubmit_failed_locked(config, plan, executor, automatic=True, fresh=fresh)
         for job in retried.jobs:
             report.log(f"resubmitted {job.describe()}")
             report.resubmitted.append(job.to_dict())
         for run, why in retried.skipped:
             report.log(f"NOT RETRIED run {run:05d} {why}")
             report.not_retried.append(f"run {run:05d} {why}")
-        status = night_status(config, plan, executor)
         ready = readiness(status)
+        if submitted.jobs or retried.jobs:
+            ready.ready = False  # jobs were just submitted: the night is not done
+            ready.missing.append("jobs were just submitted")
         report.readiness = ready.to_dict()
         totals = status.totals
         report.log(

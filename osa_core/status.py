@@ -37,7 +37,7 @@ from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
 
 NOT_SUBMITTED = "NOT_SUBMITTED"
 LOST = "LOST"  # submitted, the scheduler answers, and has no such job (or reused its id)
-LOST_AFTER_SECONDS = 120
+LOST_AFTER_SECONDS = 30  # both squeue (immediate) and sacct (~1 s lag) have no trace
 GIVEN_UP = "GIVEN_UP"
 UNKNOWN = "UNKNOWN"
 PARTIAL = "PARTIAL"

@@ -13,7 +13,7 @@ from typing import Any
 
 from osa_core.config import Config, JobResources
 from osa_core.errors import InputError, SchedulerUnavailable
-from osa_core.executors.base import ACTIVE_STATES, COMPLETED, PENDING, Executor
+from osa_core.executors.base import ACTIVE_STATES, COMPLETED, PENDING, Executor, TaskState
 from osa_core.faults import fault_point
 from osa_core.jobs import JobSpec, compact_ranges, job_spec, write_scripts
 from osa_core.journal import Journal, JournalView
@@ -311,6 +311,18 @@ def fresh_status(
             f"scheduler not answering ({status.scheduler_message}); "
             "nothing submitted, last known state shown"
         )
+    if recover:
+        held = [
+            TaskState(job_id=s.job_id, index=s.subrun, state=s.scheduler_state, reason=s.reason)
+            for seq in status.sequences
+            for s in seq.subruns
+            if s.job_id
+        ]
+        released = executor.release_held(held)
+        if released:
+            journal.append(
+                "released", job_ids=released, reason="held by the scheduler after a launch failure"
+            )
     return journal, status
 
 
@@ -329,9 +341,15 @@ def submit_night(
         return submit_night_locked(config, plan, executor)
 
 
-def submit_night_locked(config: Config, plan: Plan, executor: Executor) -> SubmitReport:
-    """``submit_night`` for a caller that already holds the night's lock."""
-    journal, status = fresh_status(config, plan, executor)
+def submit_night_locked(
+    config: Config,
+    plan: Plan,
+    executor: Executor,
+    fresh: tuple[Journal, NightStatus] | None = None,
+) -> SubmitReport:
+    """``submit_night`` for a caller that already holds the night's lock (and may pass the
+    ``fresh_status`` it computed: a cron tick asks the scheduler once)."""
+    journal, status = fresh or fresh_status(config, plan, executor)
     report = plan_submission(config, plan, status)
     if not report.jobs:
         return report
@@ -472,9 +490,10 @@ def resubmit_failed_locked(
     indices: dict[int, list[int]] | None = None,
     automatic: bool = False,
     more_memory: bool = False,
+    fresh: tuple[Journal, NightStatus] | None = None,
 ) -> SubmitReport:
     """``resubmit_failed`` for a caller that already holds the night's lock."""
-    journal, status = fresh_status(config, plan, executor)
+    journal, status = fresh or fresh_status(config, plan, executor)
     report = plan_resubmission(
         config, status, journal.read(), runs, indices, automatic=automatic, more_memory=more_memory
     )

@@ -135,6 +135,10 @@ class Executor(Protocol):
         """One line for headers: which executor, reachable or not."""
         ...
 
+    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+        """Release jobs the scheduler held by itself (not by an operator); return their ids."""
+        ...
+
     def count_pending(self, name_prefix: str) -> int:
         """How many of our tasks (job names starting with the prefix) are pending: the
         pending-job cap of campaigns is checked with one call."""

@@ -195,6 +195,10 @@ class LocalExecutor:
             )
         return QueryResult(tasks=tasks, reachable=True, complete=True)
 
+    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+        """The local executor never holds a job."""
+        return []
+
     def count_pending(self, name_prefix: str) -> int:
         if not self.path.exists():
             return 0

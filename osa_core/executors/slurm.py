@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from osa_core.config import Config, JobResources
 from osa_core.errors import OsaError, SchedulerUnavailable
-from osa_core.executors.base import JobRecord, QueryResult
+from osa_core.executors.base import JobRecord, QueryResult, TaskState
 from osa_core.executors.slurm_parse import (
     SACCT_FIELDS,
     SQUEUE_FORMAT,
@@ -178,7 +178,6 @@ class SlurmExecutor:
                 "sacct",
                 "--parsable2",
                 "--noheader",
-                "--duplicates",
                 "-S",
                 start,
                 "-j",
@@ -187,13 +186,17 @@ class SlurmExecutor:
                 ",".join(SACCT_FIELDS),
             ]
         )
+        # Not `squeue -j ids`: squeue refuses the whole list ("Invalid job id specified")
+        # as soon as one job has been purged from the controller, which happens minutes
+        # after it ends. All of our own jobs, filtered here, is one call that always works.
         squeue_out, squeue_err = self._read(
-            ["squeue", "-h", "-r", "-t", "all", "-j", joined, "-o", SQUEUE_FORMAT]
+            ["squeue", "--me", "-h", "-r", "-t", "all", "-o", SQUEUE_FORMAT]
         )
+        wanted = set(ids)
         sacct = parse_sacct(sacct_out).tasks if sacct_out is not None else {}
-        squeue = parse_squeue(squeue_out).tasks if squeue_out is not None else {}
-        if sacct_out is not None and "--duplicates" in sacct_out:
-            pass
+        squeue = {}
+        if squeue_out is not None:
+            squeue = {k: v for k, v in parse_squeue(squeue_out).tasks.items() if k[0] in wanted}
         tasks = reconcile(sacct, squeue)
         messages = [m for m in (sacct_err, squeue_err) if m]
         return QueryResult(
@@ -203,8 +206,22 @@ class SlurmExecutor:
             message="; ".join(messages),
         )
 
+    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+        """Release our jobs SLURM held after a launch failure (it does that to jobs being
+        launched when slurmctld restarts: "launch failed requeued held"); they would stay
+        pending forever otherwise. Returns the released job ids."""
+        held = sorted(
+            {t.job_id for t in tasks if t.state == "PENDING" and "held" in t.reason.lower()},
+            key=int,
+        )
+        if held:
+            result = _run(["scontrol", "release", *held], self.timeout)
+            if result.returncode != 0:
+                return []
+        return held
+
     def count_pending(self, name_prefix: str) -> int:
-        out, err = self._read(["squeue", "-h", "-r", "-t", "PENDING", "-o", "%j"])
+        out, err = self._read(["squeue", "--me", "-h", "-r", "-t", "PENDING", "-o", "%j"])
         if out is None:
             raise SchedulerUnavailable(f"cannot count pending jobs: {err}")
         return sum(1 for line in out.splitlines() if line.startswith(name_prefix))
@@ -212,7 +229,7 @@ class SlurmExecutor:
     def find_jobs(self, name_prefix: str) -> list[JobRecord]:
         found: dict[str, JobRecord] = {}
         start = (dt.date.today() - dt.timedelta(days=7)).isoformat()
-        out, err = self._read(["squeue", "-h", "-t", "all", "-o", "%F|%j|%k"])
+        out, err = self._read(["squeue", "--me", "-h", "-t", "all", "-o", "%F|%j|%k"])
         if out is None:
             raise SchedulerUnavailable(f"cannot look for our jobs: {err}")
         for line in out.splitlines():

@@ -24,8 +24,9 @@ def main() -> int:
     parser.add_argument("--rc", type=int, default=3)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--alloc-mb", type=int, default=0)
-    parser.add_argument("--output-kb", type=int, default=0,
-                        help="make each output this big (fills a small disk)")
+    parser.add_argument(
+        "--output-kb", type=int, default=0, help="make each output this big (fills a small disk)"
+    )
     args = parser.parse_args()
     fail = {int(x) for x in args.fail_subruns.split(",") if x}
     if args.alloc_mb:

@@ -44,20 +44,19 @@ def cluster(slurm_cluster):
 
 
 def our_jobs(name_prefix: str, since: str) -> list[str]:
-    """Jobs of this name submitted since the test started (names repeat across tests)."""
+    """Jobs of this name SUBMITTED since the test started (names repeat across tests)."""
     out = subprocess.run(
-        ["sacct", "-X", "--parsable2", "--noheader", "-S", since, "-o", "JobID,JobName"],
+        ["sacct", "-X", "--parsable2", "--noheader", "-S", since, "-o", "JobID,JobName,Submit"],
         capture_output=True,
         text=True,
         check=True,
     )
-    return sorted(
-        {
-            line.split("|")[0].split("_")[0]
-            for line in out.stdout.splitlines()
-            if line.split("|")[1].startswith(name_prefix)
-        }
-    )
+    jobs = set()
+    for line in out.stdout.splitlines():
+        job, name, submitted = line.split("|")[:3]
+        if name.startswith(name_prefix) and submitted >= since:
+            jobs.add(job.split("_")[0])
+    return sorted(jobs)
 
 
 def test_slurmctld_killed_during_submission(tmp_path: Path, cluster, monkeypatch) -> None:
@@ -84,18 +83,28 @@ def test_slurmctld_killed_during_submission(tmp_path: Path, cluster, monkeypatch
     assert not status.scheduler_ok and status.scheduler_message
     restart("slurmctld")
     monkeypatch.undo()
-    report = submit_night(config, plan)
-    view = Journal(NightPaths(config, NIGHT).journal).read()
-    # every run has exactly one submission and the scheduler exactly one job per name
-    assert sorted(s.run for s in view.submissions) == [2001, 2002, 2003]
+    # A job submitted within ~1 s of the crash can be lost by SLURM (docs/slurm-local.md):
+    # then it is UNKNOWN, and LOST once both squeue and sacct have had time to show it; the
+    # next ticks resubmit it. Tick like cron until everything is submitted.
+    from osa_core.batch import tick
+
+    deadline = time.monotonic() + 120
+    while True:
+        tick(config, NIGHT)
+        view = Journal(NightPaths(config, NIGHT).journal).read()
+        analysis = {s.run for s in view.submissions if s.kind in ("CALIBRATION", "DATA")}
+        if analysis == {2001, 2002, 2003} or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert analysis == {2001, 2002, 2003}
+    assert not view.intents
     for name in ("osa_20200218_cal_02001", "osa_20200218_dat_02002", "osa_20200218_dat_02003"):
         deadline = time.monotonic() + 20  # sacct learns of a new job ~1 s after sbatch
         while not our_jobs(name, since) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert len(our_jobs(name, since)) == 1, name
-    assert not view.intents
     status = wait_settled(config, timeout=120)
-    assert all(seq.state == "COMPLETED" for seq in status.sequences), report.summary()
+    assert all(seq.state == "COMPLETED" for seq in status.sequences), status.to_dict()
 
 
 def test_slurmctld_killed_during_status(tmp_path: Path, cluster) -> None:
@@ -132,8 +141,12 @@ def test_slurmctld_killed_during_status(tmp_path: Path, cluster) -> None:
     assert cli.returncode == 4 and "Traceback" not in cli.stderr + cli.stdout
     assert "Scheduler unreachable" in cli.stdout
     restart("slurmctld")
+    # the next cron tick (it also releases jobs SLURM held after a launch failure)
+    from osa_core.batch import tick
+
+    tick(config, NIGHT)
     status = wait_settled(config, timeout=120)
-    assert all(seq.state == "COMPLETED" for seq in status.sequences)
+    assert all(seq.state == "COMPLETED" for seq in status.sequences), status.to_dict()
 
 
 def test_slurmdbd_killed_partial_answer_decides_nothing(tmp_path: Path, cluster) -> None:
