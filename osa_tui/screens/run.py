@@ -26,7 +26,7 @@ class RunScreen(Screen):
     ]
     DEFAULT_CSS = """
     RunScreen #run-title { height: 1; padding: 0 1; text-style: bold; }
-    RunScreen #detail { height: auto; max-height: 8; padding: 0 1; background: $panel; }
+    RunScreen #detail { height: 5; padding: 0 1; background: $panel; }
     RunScreen #legend { height: 1; padding: 0 1; color: $text-muted; }
     """
 
@@ -89,7 +89,8 @@ class RunScreen(Screen):
         sub = self.by_key.get(event.cell.key)
         if sub is None:
             return
-        detail.update(describe_subrun(sub, self.app.state_style(sub.state)))
+        # the detail panel keeps its height: no layout pass on every cursor move
+        detail.update(describe_subrun(sub, self.app.state_style(sub.state)), layout=False)
 
     def selection(self) -> Selection:
         grid = self.query_one(SubrunGrid)
@@ -119,10 +120,14 @@ def describe_subrun(sub: SubrunStatus, style: str) -> Text:
     text.append(f"Run {sub.run:05d} subrun {sub.subrun:04d}  ", style="bold")
     text.append(f"{symbol(sub.state)} {sub.state}", style=style)
     text.append(f"  · attempt {sub.attempts}" + (f" · job {sub.job_id}" if sub.job_id else ""))
-    steps = " ".join(
-        ("✓ " if s in sub.steps_done else "· ") + s for s in ("r0_to_dl1", "dl1ab", "datacheck")
-    )
-    text.append(f"\nsteps: {steps}")
+    text.append("\nsteps:")
+    for step in ("r0_to_dl1", "dl1ab", "datacheck"):
+        if step in sub.steps_done:
+            text.append(f" ✓ {step}", style="green")
+        elif step == sub.failed_step and sub.is_failed:
+            text.append(f" ✗ {step}", style="bold red")
+        else:
+            text.append(f" ○ {step}", style="dim")
     if sub.exit_code not in (None, 0):
         text.append(f" · exit {sub.exit_code}", style="bold")
     text.append(f" · elapsed {human_seconds(sub.elapsed)} · MaxRSS {human_bytes(sub.max_rss)}")

@@ -112,6 +112,10 @@ class SubrunGrid(ScrollView, can_focus=True):
         return self.cells[self.cursor] if self.cells else None
 
     def _relayout(self) -> None:
+        if self.scrollable_content_region.width == 0:
+            # not sized yet: on_resize lays out (rather than 10,000 one-cell lines first)
+            self.lines, self.line_of, self._per_line = [], [], 0
+            return
         width = max(self.scrollable_content_region.width, LABEL_WIDTH + CELL_WIDTH)
         per_line = max(1, (width - LABEL_WIDTH) // CELL_WIDTH)
         self._per_line = per_line
@@ -179,10 +183,12 @@ class SubrunGrid(ScrollView, can_focus=True):
         return Strip(segments)
 
     def _invalidate(self, *indices: int) -> None:
+        """Repaint only the lines of these cells (a key press touches two cells of 10,000)."""
         for index in indices:
             if 0 <= index < len(self.line_of):
-                self._strips.pop(self.line_of[index], None)
-        self.refresh()
+                line = self.line_of[index]
+                self._strips.pop(line, None)
+                self.refresh_line(line)
 
     def on_focus(self) -> None:
         self._invalidate(self.cursor)
@@ -201,7 +207,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         self.post_message(self.CursorMoved(self.current))
 
     def _scroll_to_cursor(self) -> None:
-        if not self.cells:
+        if not self.cells or self.cursor >= len(self.line_of):
             return
         line = self.line_of[self.cursor]
         self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
@@ -214,7 +220,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         self._set_cursor(self.cursor + step)
 
     def action_move_line(self, step: int) -> None:
-        if not self.cells:
+        if not self.cells or self.cursor >= len(self.line_of):
             return
         line = self.line_of[self.cursor] + step
         if not 0 <= line < len(self.lines):
