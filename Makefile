@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 ## Every test (unit, integration, real lstchain, SLURM when a cluster is up, console).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ## Only the fast unit tests (seconds).
 test-fast: $(STAMP)

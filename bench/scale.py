@@ -47,18 +47,10 @@ SUBRUNS = 200
 FIRST = dt.date(2023, 1, 1)
 
 
-def _memory() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
-
-
 def worker(config_path: str, nights: int) -> None:
     """Plan ``nights`` nights from FIRST on; print one JSON line per night."""
+    from common import process_memory  # stdlib only: does not change the figures
+
     began = time.perf_counter()
     import astropy.io.ascii  # noqa: F401  - what reading a RunSummary may need
 
@@ -67,7 +59,7 @@ def worker(config_path: str, nights: int) -> None:
     from osa_core.plan import build_plan
 
     config = load_config(config_path)
-    rss, hwm = _memory()
+    rss, hwm = process_memory()
     print(json.dumps({"night": 0, "seconds": time.perf_counter() - began, "rss": rss, "hwm": hwm}))
     for index in range(nights):
         night = FIRST + dt.timedelta(days=index)
@@ -78,7 +70,7 @@ def worker(config_path: str, nights: int) -> None:
         if plan.total_subruns != RUNS * SUBRUNS or len(specs) != RUNS + 1:
             raise SystemExit(f"night {night}: {plan.total_subruns} subruns, {len(specs)} scripts")
         del plan, specs
-        rss, hwm = _memory()
+        rss, hwm = process_memory()
         line = {"night": index + 1, "seconds": seconds, "rss": rss, "hwm": hwm}
         print(json.dumps(line), flush=True)
 

@@ -86,6 +86,13 @@ class Action:
     preview: Callable[[Context], Preview]
     run: Callable[[Context], Outcome]
     mutates: bool = True
+    night_wide: bool = False  # acts on the whole night whatever row is selected
+
+    def scope(self, ctx: Context) -> str:
+        """What the action applies to, for dialog titles and the journal's readers."""
+        if self.night_wide:
+            return f"night {ctx.plan.night.isoformat()}"
+        return ctx.selection.describe()
 
 
 def _no_guard(ctx: Context) -> str | None:
@@ -224,6 +231,16 @@ def _close_guard(ctx: Context) -> str | None:
     return None
 
 
+def close_needs_override(ctx: Context) -> bool:
+    """True when only readiness stops the close: an operator may then force it with a
+    reason. Not for a closed night, a read-only face or a night with no status yet."""
+    from osa_core.closing.readiness import readiness
+
+    if ctx.read_only or ctx.status is None or ctx.status.closed:
+        return False
+    return not readiness(ctx.status).ready
+
+
 def _close_preview(ctx: Context) -> Preview:
     from osa_core.closing.close import close_night
 
@@ -267,6 +284,7 @@ ACTIONS: dict[str, Action] = {
             _submit_guard,
             _submit_preview,
             _submit_run,
+            night_wide=True,
         ),
         Action(
             "resubmit",
@@ -320,6 +338,7 @@ ACTIONS: dict[str, Action] = {
             _close_guard,
             _close_preview,
             _close_run,
+            night_wide=True,
         ),
         Action(
             "refresh",
@@ -331,6 +350,7 @@ ACTIONS: dict[str, Action] = {
             _refresh_preview,
             _refresh_run,
             mutates=False,
+            night_wide=True,
         ),
     )
 }

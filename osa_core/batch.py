@@ -88,6 +88,14 @@ def tick(
         if paths.night_finished.exists():
             report.log("night already closed; nothing to do")
             report.closed = True
+            from osa_core.errors import SchedulerUnavailable
+            from osa_core.lost_ends import end_leftovers
+
+            try:
+                for job_id in end_leftovers(config, night, executor):
+                    report.log(f"ended job {job_id}: still active after the night finished")
+            except SchedulerUnavailable as err:
+                report.log(f"leftover jobs not checked: {err}")
             return report
         fresh = fresh_status(config, plan, executor)  # raises SchedulerUnavailable
         status = fresh[1]

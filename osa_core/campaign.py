@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from osa_core.paths import NightPaths, parse_night
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DONE, RUNNING, FAILED, WAITING = "done", "running", "needs operator", "waiting"
+NO_DATA = f"{DONE} (no data)"  # the campaign's word for a night without a RunSummary
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,19 @@ class NightState:
 
 
 def night_state(config: Config, night: dt.date, last: dict[str, str]) -> NightState:
-    """From files only: closed flag, the night's journal, the campaign's last word."""
+    """From files only: closed flag, the night's journal, the campaign's last word.
+
+    A night the campaign skipped for lack of a RunSummary is done (nothing to process) as
+    long as its RunSummary is still missing; if one appears later, the night waits again.
+    """
     paths = NightPaths(config, night)
     if paths.night_finished.exists():
         return NightState(night, DONE)
     noted = last.get(night.isoformat(), "")
     if noted.startswith(FAILED):
         return NightState(night, FAILED, noted)
+    if noted == NO_DATA and not paths.run_summary.exists():
+        return NightState(night, DONE, NO_DATA)
     if paths.journal.exists():
         return NightState(night, RUNNING)
     return NightState(night, WAITING)
@@ -198,12 +205,17 @@ class PassReport:
         return dataclasses.asdict(self)
 
 
-def _last_words(campaign: Campaign) -> dict[str, str]:
-    words: dict[str, str] = {}
+def _last_entries(campaign: Campaign) -> dict[str, dict[str, Any]]:
+    """The campaign journal's last entry about each night (one small dict per night)."""
+    entries: dict[str, dict[str, Any]] = {}
     for entry in campaign.journal.read().entries:
         if entry.get("night"):
-            words[str(entry["night"])] = str(entry.get("state", ""))
-    return words
+            entries[str(entry["night"])] = entry
+    return entries
+
+
+def _last_words(campaign: Campaign) -> dict[str, str]:
+    return {night: str(e.get("state", "")) for night, e in _last_entries(campaign).items()}
 
 
 def run_campaign(
@@ -246,7 +258,8 @@ def run_campaign(
                 continue
             paths = NightPaths(campaign_config, night)
             if not paths.run_summary.exists():
-                journal.append("skipped", night=night.isoformat(), state=DONE + " (no data)")
+                journal.append("skipped", night=night.isoformat(), state=NO_DATA)
+                last[night.isoformat()] = NO_DATA
                 continue
             from osa_core.plan import build_plan
 
@@ -283,26 +296,62 @@ class CampaignStatus:
         return dataclasses.asdict(self)
 
 
-def campaign_status(config: Config, campaign: Campaign) -> CampaignStatus:
+def _when(entry: dict[str, Any]) -> str:
+    """``2024-03-01 12:00`` (UTC) from a journal entry's time."""
+    return str(entry.get("time", ""))[:16].replace("T", " ")
+
+
+def campaign_nights(config: Config, campaign: Campaign) -> Iterator[NightState]:
+    """Every night of the campaign, in date order, with its state and a one-line detail
+    (when it closed or started, why it needs an operator): from files only, like
+    ``campaign_status``, one night at a time. What the console's campaign screen lists."""
     campaign_config = load_config(campaign.config_path)
-    last = _last_words(campaign)
-    counts: Counter[str] = Counter()
-    problems = []
+    entries = _last_entries(campaign)
+    last = {night: str(e.get("state", "")) for night, e in entries.items()}
     for night in campaign.nights():
         state = night_state(campaign_config, night, last)
+        entry = entries.get(night.isoformat(), {})
+        action = entry.get("action")
+        if state.state == DONE:
+            if state.detail == NO_DATA:
+                state.detail = "no data (no RunSummary)"
+            elif action == "closed":
+                state.detail = f"closed {_when(entry)}"
+            else:
+                state.detail = "closed"
+        elif state.state == FAILED:
+            state.detail = state.detail.removeprefix(f"{FAILED}:").strip()
+        elif state.state == RUNNING and action == "started":
+            state.detail = f"started {_when(entry)} · {entry.get('tasks', '?')} tasks"
+        yield state
+
+
+def campaign_status(
+    config: Config, campaign: Campaign, nights: Iterable[NightState] | None = None
+) -> CampaignStatus:
+    """Counts per state, throughput (nights closed per hour since creation) and an ETA.
+
+    ``nights`` (from ``campaign_nights``) spares a second pass over the files when the
+    caller lists the nights too; by default they are read here, one at a time."""
+    counts: Counter[str] = Counter()
+    problems = []
+    for state in nights if nights is not None else campaign_nights(config, campaign):
         counts[state.state] += 1
         if state.state == FAILED and len(problems) < 20:
-            problems.append(f"{night}: {state.detail}")
+            problems.append(f"{state.night}: {state.detail}")
     total = sum(counts.values())
-    closes = [e for e in campaign.journal.read().entries if e.get("action") == "closed"]
+    closes, last_close = 0, ""
+    for entry in campaign.journal.read().entries:
+        if entry.get("action") == "closed":
+            closes, last_close = closes + 1, str(entry.get("time", ""))
     per_hour = eta = None
     if closes:
         started = dt.datetime.fromisoformat(campaign.created)
         hours = max(
-            (dt.datetime.fromisoformat(closes[-1]["time"]) - started).total_seconds() / 3600,
+            (dt.datetime.fromisoformat(last_close) - started).total_seconds() / 3600,
             1 / 3600,
         )
-        per_hour = len(closes) / hours
+        per_hour = closes / hours
         left = counts[WAITING] + counts[RUNNING]
         eta = left / per_hour if per_hour else None
     return CampaignStatus(
@@ -319,7 +368,9 @@ def campaign_status(config: Config, campaign: Campaign) -> CampaignStatus:
 
 __all__ = [
     "Campaign",
+    "NightState",
     "ProductionId",
+    "campaign_nights",
     "campaign_status",
     "create_campaign",
     "load_campaign",

@@ -323,6 +323,16 @@ def fresh_status(
             journal.append(
                 "released", job_ids=released, reason="held by the scheduler after a launch failure"
             )
+        from osa_core.lost_ends import jobs_with_lost_end
+
+        lost = jobs_with_lost_end(config, plan, status)
+        if lost:
+            ended = executor.end_lost(lost)
+            if ended:
+                journal.append(
+                    "ended_lost", job_ids=ended, reason="; ".join(lost[j] for j in ended)
+                )
+                status = night_status(config, plan, executor, journal.read())
     return journal, status
 
 

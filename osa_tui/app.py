@@ -4,6 +4,10 @@ The console owns no logic: it shows osa_core's NightView and calls osa_core's ac
 registry (the same one ``--batch`` and the command palette use). Refreshes run in a worker
 thread (one scheduler query each), never on the UI thread; the selection survives a
 refresh because rows and cells are keyed by run/subrun.
+
+With a campaign (``osa console --campaign NAME``) the first screen is the campaign's; its
+nights open on top of it, and the engine's config is the campaign's own (its production
+id), so every night screen and action below it works on the campaign's products.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.worker import get_current_worker
 
-from osa_core.actions import ACTIONS, Selection
+from osa_core.actions import ACTIONS, Selection, close_needs_override
+from osa_core.campaign import Campaign
 from osa_core.errors import OsaError
 from osa_core.paths import NightPaths
-from osa_tui.engine import Engine, NightView
+from osa_tui.engine import CampaignView, Engine, NightView
 from osa_tui.screens.help import HelpScreen
 from osa_tui.screens.modals import ConfirmScreen, ReasonScreen
 from osa_tui.screens.night import NightScreen
@@ -75,13 +80,23 @@ class OsaApp(App):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
+    # What needs a night on screen: on the campaign screen these keys are hidden and off.
+    NIGHT_ACTIONS = frozenset({"invoke", "logs", "dq", "journal", "all_subruns", "night"})
+
     def __init__(
-        self, engine: Engine, night: dt.date, theme: str | None = None, live_refresh: bool = True
+        self,
+        engine: Engine,
+        night: dt.date,
+        theme: str | None = None,
+        live_refresh: bool = True,
+        campaign: Campaign | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.night = night
         self.view: NightView | None = None
+        self.campaign = campaign
+        self.campaign_view: CampaignView | None = None
         self.pending_action: str | None = None
         self.live_refresh = live_refresh
         self.themes: dict[str, OsaTheme] = load_themes()
@@ -96,17 +111,56 @@ class OsaApp(App):
 
     # --- life cycle ------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(NightScreen())
-        self.refresh_view()
+        if self.campaign is not None:
+            from osa_tui.screens.campaign import CampaignScreen
+
+            self.push_screen(CampaignScreen())
+            self.refresh_campaign()
+        else:
+            self.push_screen(NightScreen())
+            self.refresh_view()
         if self.live_refresh:
-            self.set_interval(self.engine.config.console.refresh_seconds, self.refresh_view)
+            self.set_interval(self.engine.config.console.refresh_seconds, self.refresh_all)
             self.set_interval(1.0, self._tick_age)
 
+    def night_open(self) -> bool:
+        """Whether a night's screens are on the stack (always, without a campaign)."""
+        return any(isinstance(screen, NightScreen) for screen in self.screen_stack)
+
+    def refresh_all(self) -> None:
+        """The refresh timer: the campaign (if any) and the open night, each in a worker."""
+        if self.campaign is not None:
+            self.refresh_campaign()
+        if self.night_open():
+            self.refresh_view()
+
     def _tick_age(self) -> None:
+        from osa_tui.screens.campaign import CampaignHeader
         from osa_tui.widgets.header import NightHeader
 
         for header in self.screen.query(NightHeader):
             header.refresh_text()
+        for campaign_header in self.screen.query(CampaignHeader):
+            campaign_header.refresh_text()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action not in self.NIGHT_ACTIONS or self.night_open()
+
+    @work(thread=True, exclusive=True, group="campaign")
+    def refresh_campaign(self) -> None:
+        if self.campaign is None:
+            return
+        worker = get_current_worker()
+        view = self.engine.load_campaign(self.campaign)
+        if not worker.is_cancelled:
+            self.call_from_thread(self.apply_campaign, view)
+
+    def apply_campaign(self, view: CampaignView) -> None:
+        self.campaign_view = view
+        for screen in self.screen_stack:
+            update = getattr(screen, "update_campaign", None)
+            if update is not None and screen.is_mounted:
+                update(view)
 
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_view(self) -> None:
@@ -151,6 +205,8 @@ class OsaApp(App):
                 grid.set_state_colors(self.state_colors)
         if self.view:
             self.apply_view(self.view)
+        if self.campaign_view:
+            self.apply_campaign(self.campaign_view)
 
     def action_next_theme(self) -> None:
         names = list(self.themes)
@@ -169,6 +225,13 @@ class OsaApp(App):
         from osa_tui.screens.run import RunScreen
 
         self.push_screen(RunScreen(run))
+
+    def open_night(self, night: dt.date) -> None:
+        """From the campaign screen: that night's own screen, on top of the campaign."""
+        self.night = night
+        self.view = None
+        self.push_screen(NightScreen())
+        self.refresh_view()
 
     def action_all_subruns(self) -> None:
         self.open_run(None)
@@ -220,7 +283,7 @@ class OsaApp(App):
     def action_night(self, step: int) -> None:
         self.night = self.night + dt.timedelta(days=step)
         self.view = None
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, NightScreen):
             self.pop_screen()
         self.notify(f"night {self.night}", timeout=2)
         self.apply_view(
@@ -236,7 +299,7 @@ class OsaApp(App):
         self.refresh_view()
 
     def action_refresh(self) -> None:
-        self.refresh_view()
+        self.refresh_all()
         self.notify("refreshing…", timeout=1)
 
     def action_help(self) -> None:
@@ -250,6 +313,8 @@ class OsaApp(App):
             for binding in bindings:
                 if not isinstance(binding, Binding) or binding.id in seen:
                     continue
+                if not self.check_action(binding.action.split("(")[0], ()):
+                    continue  # e.g. the night's keys, on the campaign screen
                 seen.add(binding.id)
                 key = ",".join(keymap.get(binding.id, [])) if binding.id in keymap else binding.key
                 rows.append((key, binding.description or binding.action, binding.id or "-", where))
@@ -266,6 +331,9 @@ class OsaApp(App):
 
     def invoke(self, action_id: str) -> None:
         """Guard, (reason), preview, confirm, run, refresh: the one path of every action."""
+        if not self.night_open():
+            self.notify("open a night first (enter)", severity="warning")
+            return
         if self.view is None or self.view.plan is None:
             self.notify("no night loaded", severity="warning")
             return
@@ -278,7 +346,7 @@ class OsaApp(App):
         self.pending_action = None
         context = self.engine.context(self.view, selection)
         blocked = self.engine.guard(action_id, context)
-        if blocked and action_id == "close" and not self.engine.read_only:
+        if blocked and action_id == "close" and close_needs_override(context):
             self._ask_override(context, blocked)
             return
         if blocked:
@@ -332,7 +400,7 @@ class OsaApp(App):
         self.call_from_thread(
             self.push_screen,
             ConfirmScreen(
-                f"{action.title} — {context.selection.describe()}",
+                f"{action.title} — {action.scope(context)}",
                 preview.lines,
                 destructive=action.destructive,
                 require=require,

@@ -22,6 +22,12 @@ def add_console(parser: argparse.ArgumentParser) -> None:
         "--read-only", action="store_true", help="watch only: every action is disabled"
     )
     parser.add_argument("--theme", help="theme name (themes/*.toml)")
+    parser.add_argument(
+        "--campaign",
+        metavar="NAME",
+        help="open on a reprocessing campaign: its nights, totals, throughput and ETA "
+        "(enter opens a night, under the campaign's production id)",
+    )
 
 
 def _night(args: argparse.Namespace):
@@ -31,15 +37,31 @@ def _night(args: argparse.Namespace):
     return parse_night(args.date) if args.date else default_night()
 
 
-def run_console(args: argparse.Namespace) -> int:
+def build_app(args: argparse.Namespace):
+    """The console for these arguments (not started). With ``--campaign``, the engine works
+    on the campaign's own config (its production id): the nights opened from the campaign
+    screen are the campaign's, not the nightly production's."""
     from osa_core.config import load_config
+    from osa_core.errors import InputError
     from osa_tui.app import OsaApp
     from osa_tui.engine import Engine
 
     config = load_config(args.config)
-    night = _night(args)
-    app = OsaApp(Engine(config, read_only=args.read_only), night, theme=args.theme)
-    app.run()
+    campaign = None
+    if getattr(args, "campaign", None):
+        from osa_core.campaign import load_campaign
+
+        if args.date:
+            raise InputError("--campaign and --date: choose one (enter opens a campaign night)")
+        campaign = load_campaign(config, args.campaign)
+        config = load_config(campaign.config_path)
+    night = _night(args)  # with a campaign, replaced by the night opened with enter
+    engine = Engine(config, read_only=args.read_only)
+    return OsaApp(engine, night, theme=args.theme, campaign=campaign)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    build_app(args).run()
     return 0
 
 
@@ -66,6 +88,8 @@ def run_serve(args: argparse.Namespace) -> int:
         command.append("--read-only")
     if args.theme:
         command += ["--theme", args.theme]
+    if args.campaign:
+        command += ["--campaign", args.campaign]
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"warning: serving on {args.host}: anyone who reaches this port can act on "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osa_core.actions import ACTIONS, Context, Outcome, Preview, Selection
+from osa_core.campaign import Campaign, CampaignStatus, NightState, campaign_nights, campaign_status
 from osa_core.closing.readiness import Readiness, readiness
 from osa_core.config import Config
 from osa_core.errors import OsaError
@@ -38,6 +39,17 @@ class NightView:
     @property
     def ok(self) -> bool:
         return self.status is not None
+
+
+@dataclass
+class CampaignView:
+    """One refresh worth of a campaign: its totals and every night's state (from files)."""
+
+    campaign: Campaign
+    status: CampaignStatus | None
+    nights: list[NightState]
+    error: str = ""
+    refreshed: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
 
 class Engine:
@@ -68,6 +80,15 @@ class Engine:
             journal=journal,
             dq=self.load_dq(night),
         )
+
+    def load_campaign(self, campaign: Campaign) -> CampaignView:
+        """The campaign screen's view: one pass over the nights' files, no scheduler call."""
+        try:
+            nights = list(campaign_nights(self.config, campaign))
+            status = campaign_status(self.config, campaign, nights)
+        except (OsaError, OSError) as err:  # e.g. its dates file moved away
+            return CampaignView(campaign=campaign, status=None, nights=[], error=str(err))
+        return CampaignView(campaign=campaign, status=status, nights=nights)
 
     def load_dq(self, night: dt.date) -> Any:
         try:

@@ -42,3 +42,16 @@ LEGEND = (
     "● done  ▶ running  · pending  ✗ failed  M out of memory  T timeout  "
     "⊘ cancelled  – given up  ○ not submitted  ? unknown"
 )
+
+# A campaign's night states (osa_core.campaign) drawn as the job state they resemble: the
+# same symbol and the same theme colour as in the night's own screens.
+CAMPAIGN_STATES = {
+    "done": "COMPLETED",
+    "running": "RUNNING",
+    "needs operator": "FAILED",
+    "waiting": "NOT_SUBMITTED",
+}
+
+
+def campaign_symbol(state: str) -> str:
+    return symbol(CAMPAIGN_STATES.get(state, "UNKNOWN"))

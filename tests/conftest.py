@@ -91,3 +91,15 @@ def slurm_cluster() -> None:
     if os.environ.get("OSA_REQUIRE_SLURM") == "1":
         pytest.fail("OSA_REQUIRE_SLURM=1 but no SLURM cluster answers (scripts/slurm-local up)")
     pytest.skip("no SLURM cluster (run scripts/slurm-local up)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers): every SLURM test in one worker, in
+    order (they share the one local cluster and some kill its daemons), and the console
+    snapshots in one worker (they share a fixed night folder, whose path is on screen)."""
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif "test_snapshots" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("snapshots"))

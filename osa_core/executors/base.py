@@ -139,6 +139,11 @@ class Executor(Protocol):
         """Release jobs the scheduler held by itself (not by an operator); return their ids."""
         ...
 
+    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
+        """End jobs whose end the scheduler lost (osa_core/lost_ends.py): drop them from the
+        dependencies of our pending jobs, then cancel them; return the ids ended."""
+        ...
+
     def count_pending(self, name_prefix: str) -> int:
         """How many of our tasks (job names starting with the prefix) are pending: the
         pending-job cap of campaigns is checked with one call."""

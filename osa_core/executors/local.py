@@ -195,6 +195,10 @@ class LocalExecutor:
             )
         return QueryResult(tasks=tasks, reachable=True, complete=True)
 
+    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
+        """Never needed here: the runner records every end in SQLite before it exits."""
+        return []
+
     def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
         """The local executor never holds a job."""
         return []

@@ -15,6 +15,7 @@ blindly (the first sbatch may have gone through).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import time
@@ -219,6 +220,32 @@ class SlurmExecutor:
             if result.returncode != 0:
                 return []
         return held
+
+    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
+        """Free what waits on jobs SLURM lost the end of, then cancel them. ``scontrol
+        update Dependency=`` takes the rewritten list (empty clears it)."""
+        from osa_core.lost_ends import rewrite_dependency
+
+        gone = {j for j in job_ids if j.isdigit()}
+        if not gone:
+            return []
+        out, err = self._read(["squeue", "--me", "-h", "-t", "PENDING", "-o", "%F|%E"])
+        if out is None:
+            raise SchedulerUnavailable(f"cannot read dependencies: {err}")
+        rewritten: set[str] = set()
+        for line in out.splitlines():
+            job, _, dependency = line.partition("|")
+            job = job.strip()
+            if job in rewritten or not job.isdigit():
+                continue
+            ids = {part.split("_")[0] for part in re.findall(r":(\d+(?:_\*)?)", dependency)}
+            if not ids & gone:
+                continue
+            rewritten.add(job)
+            new = rewrite_dependency(dependency, gone)
+            _run(["scontrol", "update", f"JobId={job}", f"Dependency={new}"], self.timeout)
+        result = _run(["scancel", *sorted(gone, key=int)], self.timeout)
+        return sorted(gone, key=int) if result.returncode == 0 else []
 
     def count_pending(self, name_prefix: str) -> int:
         out, err = self._read(["squeue", "--me", "-h", "-r", "-t", "PENDING", "-o", "%j"])

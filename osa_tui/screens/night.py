@@ -220,6 +220,9 @@ class NightScreen(Screen):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if not self.filter_text and not box.has_class("visible"):
+            self.app.action_back()  # nothing to clear: back (to the campaign, if any)
+            return
         box.value = ""
         box.remove_class("visible")
         self.filter_text = ""

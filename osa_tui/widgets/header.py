@@ -68,6 +68,9 @@ class NightHeader(Static):
             return
         text = Text()
         text.append(f"Night {view.night}", style="bold")
+        campaign = getattr(self.app, "campaign", None)
+        if campaign is not None:
+            text.append(f" · campaign {campaign.name} (prod {campaign.prod_id})")
         if self.read_only:
             text.append("  READ-ONLY", style="bold reverse")
         if view.plan is None:

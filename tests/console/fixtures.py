@@ -8,17 +8,21 @@ not depend on the clock or on how fast jobs ran. This replaces only the schedule
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
+from osa_core.campaign import Campaign, create_campaign
 from osa_core.closing.readiness import readiness
 from osa_core.config import Config, load_config
 from osa_core.executors.base import QueryResult
 from osa_core.generator import GeneratedRun, NightSpec, generate_night
+from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
 from osa_core.status import NightStatus, SequenceStatus, SubrunStatus
-from osa_tui.engine import Engine, NightView
+from osa_tui.engine import CampaignView, Engine, NightView
 
 NIGHT = dt.date(2020, 2, 18)
 FROZEN = dt.datetime(2020, 2, 19, 7, 30, 0, tzinfo=dt.timezone.utc)
@@ -220,3 +224,75 @@ class _NoScheduler:
 
     def query(self, job_ids):  # pragma: no cover - never called by the frozen engine
         return QueryResult()
+
+
+# --- a frozen campaign (the campaign screen's snapshots) ------------------------------------
+CAMPAIGN_BASE = Path("/tmp/osa-console-snapshot-campaign")
+CAMPAIGN_FIRST = dt.date(2023, 1, 10)
+CAMPAIGN_CREATED = dt.datetime(2023, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def snapshot_campaign() -> tuple[Config, Campaign]:
+    """A 40-night campaign in a fixed state: 19 nights closed and one without data (20
+    done), 5 running, 2 needing an operator (a retry limit, a night that could not start),
+    13 waiting. The states are written as files exactly where ``night_state`` reads them
+    (NightFinished, the night's journal, the campaign's journal), with fixed times so the
+    throughput and the ETA do not depend on the clock. No RunSummary: nothing is planned."""
+    if CAMPAIGN_BASE.exists():
+        shutil.rmtree(CAMPAIGN_BASE)
+    CAMPAIGN_BASE.mkdir(parents=True)
+    (CAMPAIGN_BASE / "osa.toml").write_text('[paths]\nbase = "."\n[executor]\nkind = "local"\n')
+    config = load_config(CAMPAIGN_BASE / "osa.toml")
+    nights = [CAMPAIGN_FIRST + dt.timedelta(days=i) for i in range(40)]
+    dates = CAMPAIGN_BASE / "nights.txt"
+    dates.write_text("".join(f"{night}\n" for night in nights))
+    campaign = create_campaign(
+        config, "v013", "v0.13", dates_file=dates, first=None, last=None, cap=2500, window=None
+    )
+    campaign = dataclasses.replace(campaign, created=CAMPAIGN_CREATED.isoformat())
+    data = json.loads((campaign.folder / "campaign.json").read_text())
+    data["created"] = campaign.created
+    (campaign.folder / "campaign.json").write_text(json.dumps(data))
+    campaign_config = load_config(campaign.config_path)
+
+    entries = [
+        {"time": CAMPAIGN_CREATED.isoformat(), "action": "created", "prod_id": "v0.13", "cap": 2500}
+    ]
+
+    def note(minutes: int, action: str, night: dt.date, state: str, **extra: object) -> None:
+        """A campaign journal line as run_campaign writes it, at a fixed time."""
+        when = (CAMPAIGN_CREATED + dt.timedelta(minutes=minutes)).isoformat()
+        line = {"time": when, "action": action, "night": night.isoformat(), "state": state}
+        entries.append({**line, **extra})
+
+    for index, night in enumerate(nights):
+        paths = NightPaths(campaign_config, night)
+        if index == 8:
+            note(60, "skipped", night, "done (no data)")
+        elif index == 31:
+            why = "RunSummary_20230210.ecsv line 4: not a run type: 'DAT'"
+            note(300, "needs_operator", night, f"needs operator: {why}")
+        elif index < 26:
+            note(12 * index, "started", night, "running", tasks=400 + 37 * (index % 7))
+            paths.journal.parent.mkdir(parents=True, exist_ok=True)
+            paths.journal.write_text('{"action": "intent"}\n')
+            if index == 22:
+                why = "run 05012 subrun 131: 3 attempts (limit 3)"
+                note(290, "needs_operator", night, f"needs operator: {why}")
+            elif index < 20:
+                note(40 + 12 * index, "closed", night, "done")
+                paths.night_finished.parent.mkdir(parents=True, exist_ok=True)
+                paths.night_finished.write_text("closed\n")
+    campaign.journal.path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return campaign_config, campaign
+
+
+class FrozenCampaignEngine(Engine):
+    """The real Engine (the campaign is read from its files) with a fixed refresh time."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config, executor=_NoScheduler())
+
+    def load_campaign(self, campaign: Campaign) -> CampaignView:
+        view = super().load_campaign(campaign)
+        return dataclasses.replace(view, refreshed=FROZEN - dt.timedelta(seconds=4))

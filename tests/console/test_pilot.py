@@ -169,6 +169,12 @@ async def test_shifter_walk(night) -> None:
         await settle(app)
         finished = NightPaths(config, NIGHT).night_finished
         await wait_until(pilot, finished.exists, timeout=60)
+        # "c" again on the closed night: a notice, not an override prompt (found in tmux)
+        await refresh(pilot)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, NightScreen)
+        assert any("already closed" in n.message for n in app._notifications)
         # "n"/"p" move between nights
         await pilot.press("n")
         await settle(app)

@@ -1,6 +1,7 @@
 """Snapshot tests (pytest-textual-snapshot): every screen, at 80×24 and 160×50, in every
-theme, on the frozen night of tests/console/fixtures.py. Update after a deliberate change
-with ``pytest tests/console --snapshot-update`` and look at the report before committing.
+theme, on the frozen night (and the frozen campaign) of tests/console/fixtures.py. Update
+after a deliberate change with ``pytest tests/console --snapshot-update`` and look at the
+report before committing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ import pytest
 import osa_tui.widgets.header as header
 from osa_tui.app import OsaApp
 from osa_tui.themes import load_themes
-from tests.console.fixtures import FROZEN, NIGHT, FrozenEngine, frozen_view, snapshot_config
+from tests.console.fixtures import (
+    FROZEN,
+    NIGHT,
+    FrozenCampaignEngine,
+    FrozenEngine,
+    frozen_view,
+    snapshot_campaign,
+    snapshot_config,
+)
 
 pytestmark = pytest.mark.console
 
@@ -53,3 +62,24 @@ def test_screen(snap_compare, frozen_app, screen: str, size: tuple[int, int], th
     assert snap_compare(
         frozen_app(theme), press=SCREENS[screen], terminal_size=size, run_before=_settle
     )
+
+
+@pytest.fixture
+def campaign_app(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(header, "now", lambda: FROZEN)
+
+    def make(theme: str) -> OsaApp:
+        config, campaign = snapshot_campaign()
+        return OsaApp(
+            FrozenCampaignEngine(config), NIGHT, theme=theme, live_refresh=False, campaign=campaign
+        )
+
+    return make
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_campaign_screen(snap_compare, campaign_app, size: tuple[int, int], theme: str) -> None:
+    """``osa console --campaign``: 40 nights in every state, the cursor moved to the first
+    night that needs an operator (``f``)."""
+    assert snap_compare(campaign_app(theme), press=["f"], terminal_size=size, run_before=_settle)

@@ -57,3 +57,33 @@ def test_bench_quick_planning(tmp_path: Path) -> None:
     assert "planning" in proc.stdout  # the rich table was printed
     after = docs.stat().st_mtime_ns if docs.exists() else None
     assert after == before, "--quick must not rewrite docs/performance.md"
+
+
+def test_bench_quick_campaign(tmp_path: Path) -> None:
+    """The campaign row (a few seconds): its worker's own checks (the cold pass stops at the
+    pending cap, no night skipped for lack of data) hold, and every row has its figure."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--quick",
+            "--only",
+            "campaign",
+            "--json",
+            str(out),
+            "--scratch",
+            str(tmp_path / "scratch"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = {row["name"]: row for row in json.loads(out.read_text())["rows"]}
+    assert all(row["bench"] == "campaign" and row["ours_text"] != "ERROR" for row in rows.values())
+    assert rows["status of 1,000 nights: fresh (all waiting)"]["ours"]["median"] > 0
+    memory = rows["peak RSS (VmHWM): 100-night steps / 1,000-night steps / late status"]
+    assert memory["ours_text"].endswith(" MB") and memory["met"] is not None
