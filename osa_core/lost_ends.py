@@ -120,3 +120,30 @@ def end_leftovers(config: Config, night: dt.date, executor: Executor) -> list[st
 
 def _numeric(job_id: str) -> tuple[int, str]:
     return (int(job_id), "") if job_id.isdigit() else (0, job_id)
+
+
+def close_jobs_with_lost_end(
+    config: Config, plan: Plan, tasks: list, close_jobs: list, now: float | None = None
+) -> dict[str, str]:
+    """Job id → why, for close_runs jobs SLURM reports RUNNING although every run's close
+    history records every per-run close step done, untouched for the same two minutes.
+    Their close_night (chained ``afterok``) would otherwise wait for ever."""
+    from osa_core.closing.close import CLOSE_RUNS
+    from osa_core.closing.layout import CloseLayout
+    from osa_core.history import read_history, summarize
+    from osa_core.steps import CLOSE_RUN_STEPS
+
+    now = time.time() if now is None else now
+    running = {t.job_id for t in tasks if t.state == RUNNING}
+    candidates = [s.job_id for s in close_jobs if s.kind == CLOSE_RUNS and s.job_id in running]
+    if not candidates:
+        return {}
+    layout = CloseLayout(NightPaths(config, plan.night))
+    histories = [layout.run_history(s.run) for s in plan.data_sequences]
+    if not all(set(CLOSE_RUN_STEPS) <= summarize(read_history(h)).done for h in histories):
+        return {}
+    quiet = min((now - _mtime(h) for h in histories), default=0.0)
+    if quiet <= LOST_END_AFTER_SECONDS:
+        return {}
+    why = f"SLURM says RUNNING but every run was closed {quiet:.0f} s ago (end lost)"
+    return {job_id: why for job_id in candidates}

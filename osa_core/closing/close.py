@@ -171,6 +171,14 @@ def close_night_locked(
     if earlier and not forced:
         result = executor.query([s.job_id for s in earlier])
         active = sorted({t.job_id for t in result.tasks if t.state in ACTIVE_STATES}, key=int)
+        if active and result.complete:
+            from osa_core.lost_ends import close_jobs_with_lost_end
+
+            lost = close_jobs_with_lost_end(config, plan, result.tasks, earlier)
+            ended = executor.end_lost(list(lost)) if lost else []
+            if ended:
+                journal.append("ended_lost", job_ids=ended, reason=lost[ended[0]])
+                active = [job for job in active if job not in ended]
         if active:
             return [f"closing in progress: job(s) {', '.join(active)}"]
     ids = submit_close_chain(

@@ -198,7 +198,7 @@ class SlurmExecutor:
         squeue = {}
         if squeue_out is not None:
             squeue = {k: v for k, v in parse_squeue(squeue_out).tasks.items() if k[0] in wanted}
-        tasks = reconcile(sacct, squeue)
+        tasks = reconcile(sacct, squeue, squeue_answered=squeue_out is not None)
         messages = [m for m in (sacct_err, squeue_err) if m]
         return QueryResult(
             tasks=list(tasks.values()),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from osa_core.executors.base import TaskState
+from osa_core.executors.base import ACTIVE_STATES, TaskState
 
 SACCT_FIELDS = (
     "JobID",
@@ -198,10 +198,23 @@ def parse_squeue(output: str) -> Parsed:
     return parsed
 
 
-def reconcile(sacct: dict, squeue: dict) -> dict:
+def reconcile(sacct: dict, squeue: dict, squeue_answered: bool = False) -> dict:
     """sacct is the record, squeue the fresher view: squeue wins on the state of tasks it
-    knows (sacct lags by seconds), sacct keeps exit code, times and memory."""
+    knows (sacct lags by seconds), sacct keeps exit code, times and memory.
+
+    When squeue answered, a job sacct calls active (PENDING, RUNNING...) that squeue does
+    not list at all is unknown to the controller: an active job is never purged from it.
+    That happens after slurmctld is killed with -9: a job submitted just before is lost
+    while slurmdbd already recorded it, or an end never reaches slurmdbd. Such a record is
+    dropped, so the job is "not seen" (LOST after a while, then retried, unless its
+    history shows the work done) and nothing is chained on a job the controller refuses
+    ("Job dependency problem")."""
     merged = dict(sacct)
+    if squeue_answered:
+        live_jobs = {key[0] for key in squeue}
+        for key, record in sacct.items():
+            if key[0] not in live_jobs and record.state in ACTIVE_STATES:
+                del merged[key]
     for key, live in squeue.items():
         record = merged.get(key)
         if record is None:

@@ -37,28 +37,10 @@ def eta_text(hours: float | None, left: int) -> str:
     return f"~{max(1, round(hours * 60))} min"
 
 
-class CampaignHeader(Static):
+class CampaignHeader(night_header.ViewHeader):
     """Name, production, creation, cap; totals per state; throughput, ETA, data age."""
 
-    DEFAULT_CSS = """
-    CampaignHeader { height: auto; padding: 0 1; background: $panel; color: $foreground; }
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id, markup=False)
-        self.view: CampaignView | None = None
-        self.read_only = False
-
-    def show(self, view: CampaignView | None, read_only: bool = False) -> None:
-        self.view = view
-        self.read_only = read_only
-        self.refresh_text()
-
-    def refresh_text(self) -> None:
-        view = self.view
-        if view is None:
-            self.update(Text("loading…", style="dim"))
-            return
+    def render_view(self, view: CampaignView) -> Text:
         campaign = view.campaign
         text = Text()
         text.append(f"Campaign {campaign.name}", style="bold")
@@ -72,8 +54,7 @@ class CampaignHeader(Static):
         status = view.status
         if status is None:
             text.append(f"\n✗ {view.error}", style="bold red")
-            self.update(text)
-            return
+            return text
         counts = status.counts
         text.append(f"\n{status.total:,} nights: ")
         app = self.app
@@ -98,7 +79,7 @@ class CampaignHeader(Static):
             f" · data {night_header._age(view.refreshed)} old",
             style="dim",
         )
-        self.update(text)
+        return text
 
 
 class CampaignScreen(Screen):

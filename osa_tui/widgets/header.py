@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -46,26 +47,36 @@ def eta(view: NightView) -> str:
     return f"~{minutes:.0f} min" if minutes >= 1 else "<1 min"
 
 
-class NightHeader(Static):
+class ViewHeader(Static):
+    """A screen's header: repainted from the last view shown (a refresh, a theme change).
+    Subclasses say how a view reads in ``render_view``."""
+
     DEFAULT_CSS = """
-    NightHeader { height: auto; padding: 0 1; background: $panel; color: $foreground; }
+    ViewHeader { height: auto; padding: 0 1; background: $panel; color: $foreground; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
-        self.view: NightView | None = None
+        self.view: Any = None
         self.read_only = False
 
-    def show(self, view: NightView | None, read_only: bool = False) -> None:
+    def show(self, view: Any, read_only: bool = False) -> None:
         self.view = view
         self.read_only = read_only
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        view = self.view
-        if view is None:
+        if self.view is None:
             self.update(Text("loading…", style="dim"))
-            return
+        else:
+            self.update(self.render_view(self.view))
+
+    def render_view(self, view: Any) -> Text:
+        raise NotImplementedError
+
+
+class NightHeader(ViewHeader):
+    def render_view(self, view: NightView) -> Text:
         text = Text()
         text.append(f"Night {view.night}", style="bold")
         campaign = getattr(self.app, "campaign", None)
@@ -75,8 +86,7 @@ class NightHeader(Static):
             text.append("  READ-ONLY", style="bold reverse")
         if view.plan is None:
             text.append(f"\n✗ {view.error}", style="bold red")
-            self.update(text)
-            return
+            return text
         plan, status = view.plan, view.status
         if plan.calibration:
             text.append(f" · calibration {plan.calibration.drs4_run}+{plan.calibration.pedcal_run}")
@@ -114,4 +124,4 @@ class NightHeader(Static):
                     f"\n⚠ SCHEDULER UNREACHABLE: {status.scheduler_message}{old}",
                     style="bold white on red",
                 )
-        self.update(text)
+        return text

@@ -219,10 +219,11 @@ def test_failed_calibration_cancels_data_and_resubmission_chains_them(
     )
     plan = build_plan(config, NIGHT)
     submit_night(config, plan)
-    status = wait_settled(config)
+    status = wait_settled(config, timeout=120)
     assert status.sequences[0].state == "FAILED"
     for seq in status.data:
-        assert all(s.state == "CANCELLED" and "Dependency" in s.reason for s in seq.subruns)
+        seen = [(s.state, s.reason) for s in seq.subruns]
+        assert all(s == "CANCELLED" and "Dependency" in r for s, r in seen), seen
     flag.unlink()
     report = resubmit_failed(config, plan, automatic=True)
     kinds = [(j.kind, j.dependencies) for j in report.jobs]

@@ -19,21 +19,15 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_quick_planning(tmp_path: Path) -> None:
-    docs = REPO / "docs" / "performance.md"
-    before = docs.stat().st_mtime_ns if docs.exists() else None
+def run_quick(bench: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """``bench/run.py --quick --only BENCH`` as a user runs it; its JSON results."""
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [
             sys.executable,
             str(REPO / "bench" / "run.py"),
-            "--quick",
-            "--only",
-            "planning",
-            "--json",
-            str(out),
-            "--scratch",
-            str(tmp_path / "scratch"),
+            *("--quick", "--only", bench, "--json", str(out)),
+            *("--scratch", str(tmp_path / "scratch")),
         ],
         cwd=REPO,
         capture_output=True,
@@ -42,7 +36,13 @@ def test_bench_quick_planning(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    data = json.loads(out.read_text())
+    return proc, json.loads(out.read_text())
+
+
+def test_bench_quick_planning(tmp_path: Path) -> None:
+    docs = REPO / "docs" / "performance.md"
+    before = docs.stat().st_mtime_ns if docs.exists() else None
+    proc, data = run_quick("planning", tmp_path)
     assert data["quick"] is True
     assert data["machine"]["cores"] >= 1
     rows = {row["name"]: row for row in data["rows"]}
@@ -62,27 +62,8 @@ def test_bench_quick_planning(tmp_path: Path) -> None:
 def test_bench_quick_campaign(tmp_path: Path) -> None:
     """The campaign row (a few seconds): its worker's own checks (the cold pass stops at the
     pending cap, no night skipped for lack of data) hold, and every row has its figure."""
-    out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "run.py"),
-            "--quick",
-            "--only",
-            "campaign",
-            "--json",
-            str(out),
-            "--scratch",
-            str(tmp_path / "scratch"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    rows = {row["name"]: row for row in json.loads(out.read_text())["rows"]}
+    _, data = run_quick("campaign", tmp_path)
+    rows = {row["name"]: row for row in data["rows"]}
     assert all(row["bench"] == "campaign" and row["ours_text"] != "ERROR" for row in rows.values())
     assert rows["status of 1,000 nights: fresh (all waiting)"]["ours"]["median"] > 0
     memory = rows["peak RSS (VmHWM): 100-night steps / 1,000-night steps / late status"]

@@ -60,3 +60,38 @@ def test_recent_ends_unfinished_steps_and_ended_jobs_are_left_alone(config: Conf
     partial = _status("77", 2003, 4, DATA_STEPS[:2], "RUNNING")  # a step still to run
     assert not jobs_with_lost_end(config, plan, partial)
     assert not jobs_with_lost_end(config, plan, _status("77", 2003, 4, DATA_STEPS, "COMPLETED"))
+
+
+def _close_histories(config: Config, age: float, steps: tuple[str, ...]) -> None:
+    from osa_core.closing.layout import CloseLayout
+    from osa_core.history import StepRecord
+
+    layout = CloseLayout(NightPaths(config, NIGHT))
+    plan = build_plan(config, NIGHT)
+    for sequence in plan.data_sequences:
+        path = layout.run_history(sequence.run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = "2020-02-19T08:00:00+00:00"
+        path.write_text(
+            "".join(
+                StepRecord(sequence.run, -1, step, "v0.12", stamp, stamp, 0).to_json() + "\n"
+                for step in steps
+            )
+        )
+        then = time.time() - age
+        os.utime(path, (then, then))
+
+
+def test_a_running_close_runs_job_whose_runs_are_all_closed_is_lost(config: Config) -> None:
+    from osa_core.lost_ends import close_jobs_with_lost_end
+    from osa_core.steps import CLOSE_RUN_STEPS
+
+    plan = build_plan(config, NIGHT)
+    tasks = [SimpleNamespace(job_id="90", state="RUNNING")]
+    jobs = [SimpleNamespace(kind="CLOSE_RUNS", job_id="90")]
+    _close_histories(config, LOST_END_AFTER_SECONDS + 60, CLOSE_RUN_STEPS)
+    assert list(close_jobs_with_lost_end(config, plan, tasks, jobs)) == ["90"]
+    _close_histories(config, 5, CLOSE_RUN_STEPS)  # just ended: may still be exiting
+    assert not close_jobs_with_lost_end(config, plan, tasks, jobs)
+    _close_histories(config, LOST_END_AFTER_SECONDS + 60, CLOSE_RUN_STEPS[:-1])
+    assert not close_jobs_with_lost_end(config, plan, tasks, jobs)  # a step still to do
