@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 import osa_tui.widgets.header as night_header
 from osa_core.campaign import DONE, FAILED, RUNNING, WAITING, NightState
 from osa_tui.engine import CampaignView
+from osa_tui.screens.filtering import FilterMixin
 from osa_tui.symbols import CAMPAIGN_STATES, campaign_symbol
 
 NIGHT_WIDTH, STATE_WIDTH = 10, 16  # "2024-03-01", "✗ needs operator"
@@ -82,7 +83,9 @@ class CampaignHeader(night_header.ViewHeader):
         return text
 
 
-class CampaignScreen(Screen):
+class CampaignScreen(FilterMixin, Screen):
+    back_when_nothing_to_clear = False
+
     BINDINGS = [
         Binding("enter", "open_night", "Open night", id="drill_down"),
         Binding("f", "next_problem(1)", "Next failed", id="next_failed"),
@@ -220,22 +223,6 @@ class CampaignScreen(Screen):
                 return
         self.notify("no night needs an operator", timeout=2)
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("visible")
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.filter_text = event.value.strip()
-        self.query_one(DataTable).focus()
-        if self.view:
-            self.update_campaign(self.view)
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.remove_class("visible")
-        self.filter_text = ""
-        self.query_one(DataTable).focus()
+    def repaint(self) -> None:
         if self.view:
             self.update_campaign(self.view)

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from osa_core.actions import Selection
 from osa_core.plan import CALIBRATION
 from osa_tui.engine import NightView
+from osa_tui.screens.filtering import FilterMixin
 from osa_tui.symbols import symbol
 from osa_tui.widgets.header import NightHeader
 
@@ -40,7 +41,9 @@ def bar(percent: float | None) -> Text:
     return Text(f"{text}{percent:4.0f}", style=style)
 
 
-class NightScreen(Screen):
+class NightScreen(FilterMixin, Screen):
+    back_when_nothing_to_clear = True
+
     BINDINGS = [
         Binding("enter", "open_run", "Open run", id="drill_down"),
         Binding("slash", "filter", "Filter", id="filter"),
@@ -207,25 +210,6 @@ class NightScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_run()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("visible")
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.filter_text = event.value.strip()
-        self.query_one(DataTable).focus()
-        if self.view:
-            self.update_view(self.view)
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if not self.filter_text and not box.has_class("visible"):
-            self.app.action_back()  # nothing to clear: back (to the campaign, if any)
-            return
-        box.value = ""
-        box.remove_class("visible")
-        self.filter_text = ""
-        self.query_one(DataTable).focus()
+    def repaint(self) -> None:
         if self.view:
             self.update_view(self.view)
