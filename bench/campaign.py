@@ -73,10 +73,10 @@ def worker(config_path: str, reps: int, status_reps: int) -> None:
 
     began = time.perf_counter()
     import astropy.io.ascii  # noqa: F401  - what reading a RunSummary may need
-
     import osa_core.batch
     import osa_core.closing.close
     import osa_core.submission  # noqa: F401
+
     from osa_core.campaign import (
         DONE,
         campaign_status,

@@ -315,7 +315,7 @@ def active_tasks(tasks: Sequence[Any]) -> list[Any]:
     of the array job itself (observed on the shared test cluster) although every task
     ended; waiting on it would wait forever.
     """
-    from osa_core.executors.base import ACTIVE_STATES
+    from osa_core.vocabulary import ACTIVE_STATES
 
     arrays = {t.job_id for t in tasks if t.index is not None}
     return [
@@ -327,7 +327,7 @@ def active_tasks(tasks: Sequence[Any]) -> list[Any]:
 
 def wait_idle(config: Any, night: dt.date = NIGHT, timeout: float = 300) -> None:
     """Until no task of the night's journal is pending or running on its executor."""
-    from osa_core.executors.base import get_executor
+    from osa_core.executors.factory import get_executor
     from osa_core.journal import Journal
     from osa_core.paths import NightPaths
 

@@ -71,10 +71,11 @@ def _state(run_index: int, subrun: int) -> tuple[str, tuple[str, ...], str]:
 
 def frozen_view(config: Any) -> Any:
     """A NightView of RUNS × SUBRUNS subruns built in memory (no scheduler, no disk)."""
-    from osa_core.closing.readiness import readiness
     from osa_core.generator import SOURCES
     from osa_core.plan import CALIBRATION, DATA, Calibration, Plan, Sequence
-    from osa_core.status import NightStatus, SequenceStatus, SubrunStatus, _aggregate
+    from osa_core.rules.readiness import readiness
+    from osa_core.status import NightStatus, SequenceStatus, SubrunStatus
+    from osa_core.status import aggregate_state as _aggregate
     from osa_tui.engine import NightView
 
     calibration = Calibration(NIGHT, 2000, 2001, 0, True)
@@ -175,7 +176,7 @@ def frozen_view(config: Any) -> Any:
 
 def _frozen_engine(config: Any, view: Any) -> Any:
     """The real Engine, its scheduler view replaced by the frozen night."""
-    from osa_core.executors.base import QueryResult
+    from osa_core.executors.api import QueryResult
     from osa_tui.engine import Engine
 
     class NoScheduler:

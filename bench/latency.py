@@ -112,7 +112,7 @@ def _close_once(base: Path) -> dict[str, float]:
     from osa_core.history import read_history
     from osa_core.paths import NightPaths
     from osa_core.plan import build_plan
-    from osa_core.submission import submit_night
+    from osa_core.usecases.night import submit_night
 
     generate_night(base, NightSpec(night=NIGHT, data_runs=2, subruns=4, streams=1))
     config = load_config(_config(base, "local"))
@@ -166,11 +166,11 @@ def _recording(executor: Any) -> Any:
 def _resubmission(ctx: Context, base: Path) -> tuple[list[float], list[float], list[float], str]:
     """(call→queued, full call, --batch tick) samples on a night with one failing subrun."""
     from osa_core.config import load_config
-    from osa_core.executors.base import get_executor
+    from osa_core.executors.factory import get_executor
     from osa_core.generator import NightSpec, generate_night
     from osa_core.paths import NightPaths
     from osa_core.plan import build_plan
-    from osa_core.submission import resubmit_failed, submit_night
+    from osa_core.usecases.night import resubmit_failed, submit_night
 
     on_slurm, _ = slurm_up()
     kind = "slurm" if on_slurm else "local"

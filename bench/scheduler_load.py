@@ -127,7 +127,7 @@ def _ours(ctx: Context, base: Path, subruns: int) -> dict[str, Any]:
     from osa_core.journal import Journal
     from osa_core.paths import NightPaths
     from osa_core.plan import build_plan
-    from osa_core.submission import submit_night
+    from osa_core.usecases.night import submit_night
     from tests.conftest import fake_steps
 
     generate_night(base, NightSpec(night=NIGHT, data_runs=1, subruns=subruns, streams=1))

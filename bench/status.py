@@ -156,8 +156,8 @@ def run(ctx: Context) -> list[Row]:
     from osa_core.journal import Journal
     from osa_core.paths import NightPaths
     from osa_core.plan import build_plan
-    from osa_core.status import night_status
-    from osa_core.submission import submit_night
+    from osa_core.snapshot import night_status
+    from osa_core.usecases.night import submit_night
 
     runs = max(1, tasks // SUBRUNS_PER_RUN)
     subruns = min(tasks, SUBRUNS_PER_RUN)

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osa_core.config import Config
-from osa_core.executors.base import Executor
-from osa_core.journal import Journal
-from osa_core.paths import NightPaths
+from osa_core.executors.api import Executor
+from osa_core.intents import SubmitReport
+from osa_core.jobs import compact_ranges
 from osa_core.plan import Plan
+from osa_core.rules.readiness import readiness
 from osa_core.status import NightStatus
+from osa_core.usecases.close import close_night
+from osa_core.usecases.night import cancel, give_up, resubmit_failed, submit_night
 
 
 @dataclass
@@ -39,8 +42,6 @@ class Selection:
         if self.run is None:
             return "the whole night"
         if self.subruns:
-            from osa_core.jobs import compact_ranges
-
             return f"run {self.run:05d} subruns {compact_ranges(self.subruns)}"
         return f"run {self.run:05d}"
 
@@ -103,7 +104,7 @@ def _writer_guard(ctx: Context) -> str | None:
     return "read-only mode: actions are disabled" if ctx.read_only else None
 
 
-def _report_preview(report: Any) -> Preview:
+def _report_preview(report: SubmitReport) -> Preview:
     lines = report.summary().splitlines()
     return Preview(lines=lines, nothing_to_do=not report.jobs, data=report)
 
@@ -116,14 +117,10 @@ def _submit_guard(ctx: Context) -> str | None:
 
 
 def _submit_preview(ctx: Context) -> Preview:
-    from osa_core.submission import submit_night
-
     return _report_preview(submit_night(ctx.config, ctx.plan, ctx.executor, dry_run=True))
 
 
 def _submit_run(ctx: Context) -> Outcome:
-    from osa_core.submission import submit_night
-
     report = submit_night(ctx.config, ctx.plan, ctx.executor)
     return Outcome(True, report.summary(), report)
 
@@ -131,8 +128,6 @@ def _submit_run(ctx: Context) -> Outcome:
 # --- resubmit / more memory -----------------------------------------------------------
 def _resubmit(more_memory: bool) -> tuple[Callable, Callable]:
     def preview(ctx: Context) -> Preview:
-        from osa_core.submission import resubmit_failed
-
         report = resubmit_failed(
             ctx.config,
             ctx.plan,
@@ -148,8 +143,6 @@ def _resubmit(more_memory: bool) -> tuple[Callable, Callable]:
         return preview
 
     def run(ctx: Context) -> Outcome:
-        from osa_core.submission import resubmit_failed
-
         report = resubmit_failed(
             ctx.config,
             ctx.plan,
@@ -180,8 +173,6 @@ def _give_up_preview(ctx: Context) -> Preview:
 
 
 def _give_up_run(ctx: Context) -> Outcome:
-    from osa_core.submission import give_up
-
     assert ctx.selection.run is not None
     give_up(ctx.config, ctx.plan, ctx.selection.run, list(ctx.selection.subruns), ctx.reason)
     return Outcome(True, f"gave up {ctx.selection.describe()}")
@@ -189,35 +180,33 @@ def _give_up_run(ctx: Context) -> Outcome:
 
 # --- cancel --------------------------------------------------------------------------
 def _cancel_preview(ctx: Context) -> Preview:
-    status = ctx.status
-    if status is None:
-        return Preview(["cancel the active jobs of " + ctx.selection.describe()])
-    ids = sorted(
-        {
-            s.job_id
-            for seq in status.sequences
-            for s in seq.subruns
-            if s.state in ("PENDING", "RUNNING")
-            and s.job_id
-            and (ctx.selection.run is None or seq.sequence.run == ctx.selection.run)
-        }
+    """Exactly the jobs cancel would cancel: the same decision, from a fresh snapshot."""
+    ids = cancel(
+        ctx.config,
+        ctx.plan,
+        ctx.executor,
+        runs=ctx.selection.runs(),
+        reason=ctx.reason,
+        dry_run=True,
     )
     if not ids:
         return Preview([f"no active job in {ctx.selection.describe()}"], nothing_to_do=True)
-    return Preview([f"scancel {' '.join(ids)}  ({ctx.selection.describe()})"])
+    return Preview(
+        [
+            f"cancel {len(ids)} job(s) on the {ctx.executor.name} executor: "
+            f"{', '.join(ids)}  ({ctx.selection.describe()})"
+        ],
+        data=ids,
+    )
 
 
 def _cancel_run(ctx: Context) -> Outcome:
-    from osa_core.submission import cancel
-
     ids = cancel(ctx.config, ctx.plan, ctx.executor, runs=ctx.selection.runs(), reason=ctx.reason)
     return Outcome(True, f"cancelled {', '.join(ids)}" if ids else "nothing to cancel", ids)
 
 
 # --- close ---------------------------------------------------------------------------
 def _close_guard(ctx: Context) -> str | None:
-    from osa_core.closing.readiness import readiness
-
     blocked = _writer_guard(ctx)
     if blocked:
         return blocked
@@ -234,16 +223,12 @@ def _close_guard(ctx: Context) -> str | None:
 def close_needs_override(ctx: Context) -> bool:
     """True when only readiness stops the close: an operator may then force it with a
     reason. Not for a closed night, a read-only face or a night with no status yet."""
-    from osa_core.closing.readiness import readiness
-
     if ctx.read_only or ctx.status is None or ctx.status.closed:
         return False
     return not readiness(ctx.status).ready
 
 
 def _close_preview(ctx: Context) -> Preview:
-    from osa_core.closing.close import close_night
-
     lines = close_night(
         ctx.config, ctx.plan, ctx.executor, dry_run=True, override=ctx.override, reason=ctx.reason
     )
@@ -251,8 +236,6 @@ def _close_preview(ctx: Context) -> Preview:
 
 
 def _close_run(ctx: Context) -> Outcome:
-    from osa_core.closing.close import close_night
-
     lines = close_night(
         ctx.config, ctx.plan, ctx.executor, override=ctx.override, reason=ctx.reason
     )
@@ -354,7 +337,3 @@ ACTIONS: dict[str, Action] = {
         ),
     )
 }
-
-
-def journal_of(config: Config, plan: Plan) -> Journal:
-    return Journal(NightPaths(config, plan.night).journal)

@@ -222,8 +222,8 @@ def run_campaign(
     config: Config, campaign: Campaign, executor: Any = None, now: dt.datetime | None = None
 ) -> PassReport:
     """One pass (see the module doc). Exactly one pass at a time per campaign."""
-    from osa_core.batch import tick
-    from osa_core.executors.base import get_executor
+    from osa_core.executors.factory import get_executor
+    from osa_core.usecases.tick import tick
 
     campaign_config = load_config(campaign.config_path)
     executor = executor or get_executor(campaign_config)

@@ -83,6 +83,11 @@ class HistorySummary:
     failures: tuple[tuple[str, int], ...]
     attempts: int
     last_note: str = ""
+    step_notes: tuple[tuple[str, str], ...] = ()  # the latest note of each step
+
+    @property
+    def last_note_of(self) -> dict[str, str]:
+        return dict(self.step_notes)
 
     @property
     def last_failure(self) -> tuple[str, int] | None:
@@ -108,4 +113,5 @@ def summarize(records: list[StepRecord]) -> HistorySummary:
         failures=tuple(failures),
         attempts=len(records),
         last_note=records[-1].note if records else "",
+        step_notes=tuple((step, record.note) for step, record in latest.items()),
     )

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from osa_core.config import Config, JobResources
 from osa_core.fsio import ensure_dir, write_text_atomic
-from osa_core.paths import NightPaths, run_tag
-from osa_core.plan import CALIBRATION, Plan, Sequence
+from osa_core.paths import NightPaths
+from osa_core.plan import Plan, Sequence
+from osa_core.vocabulary import JobKind
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def payload_command(config: Config, sequence: Sequence, plan: Plan) -> tuple[str
         plan.night.isoformat(),
     ]
     calibration = plan.calibration
-    if sequence.kind == CALIBRATION:
+    if sequence.kind == JobKind.CALIBRATION:
         command += [
             "calibration",
             "--calibration-night",
@@ -127,11 +128,13 @@ def payload_command(config: Config, sequence: Sequence, plan: Plan) -> tuple[str
 def job_spec(config: Config, plan: Plan, sequence: Sequence) -> JobSpec:
     """The JobSpec of one sequence (dependencies are filled in at submission time)."""
     paths = NightPaths(config, plan.night)
-    resources = config.slurm.calibration if sequence.kind == CALIBRATION else config.slurm.data
-    array = None if sequence.kind == CALIBRATION else sequence.subruns
-    if sequence.kind == CALIBRATION:
-        output = paths.log_dir / f"calibration_{run_tag(sequence.run)}_%j.out"
-        error = paths.log_dir / f"calibration_{run_tag(sequence.run)}_%j.err"
+    resources = (
+        config.slurm.calibration if sequence.kind == JobKind.CALIBRATION else config.slurm.data
+    )
+    array = None if sequence.kind == JobKind.CALIBRATION else sequence.subruns
+    if sequence.kind == JobKind.CALIBRATION:
+        output = paths.calibration_log_pattern(sequence.run, "out")
+        error = paths.calibration_log_pattern(sequence.run, "err")
     else:
         output = paths.log_pattern(sequence.run, "out")
         error = paths.log_pattern(sequence.run, "err")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osa_core.fsio import append_line, read_json_lines
+from osa_core.vocabulary import sorted_job_ids
 
 
 def _user() -> str:
@@ -64,7 +65,62 @@ class JournalView:
         return sum(1 for s in self.for_run(run) if s.indices is None or index in s.indices)
 
     def job_ids(self) -> list[str]:
-        return sorted({s.job_id for s in self.submissions}, key=lambda j: (len(j), j))
+        return sorted_job_ids(s.job_id for s in self.submissions)
+
+    def of_kind(self, *kinds: str) -> list[Submission]:
+        return [s for s in self.submissions if s.kind in kinds]
+
+    def settled(self, entries: list[tuple[str, dict[str, Any]]]) -> JournalView:
+        """A copy with these records applied, as if they had been read (pure): what the
+        journal will say once they are appended."""
+        view = JournalView(
+            entries=list(self.entries),
+            submissions=list(self.submissions),
+            intents=dict(self.intents),
+            given_up=dict(self.given_up),
+            closes=list(self.closes),
+        )
+        for action, fields in entries:
+            view.apply({"action": action, **fields})
+        return view
+
+    def apply(self, entry: dict[str, Any]) -> None:
+        """Take one journal record into the view; a malformed one never becomes a fact."""
+        self.entries.append(entry)
+        action = entry.get("action")
+        try:
+            if action == "intent":
+                self.intents[str(entry["token"])] = entry
+            elif action in ("submitted", "recovered"):
+                self.intents.pop(str(entry["token"]), None)
+                self.submissions.append(_submission(entry))
+            elif action == "abandoned":
+                self.intents.pop(str(entry["token"]), None)
+            elif action == "give_up":
+                for index in entry.get("indices") or []:
+                    self.given_up[(int(entry["run"]), int(index))] = entry
+            elif action == "close":
+                self.closes.append(entry)
+        except (KeyError, TypeError, ValueError):
+            return
+
+
+def _submission(entry: dict[str, Any]) -> Submission:
+    indices = entry.get("indices")
+    return Submission(
+        token=str(entry["token"]),
+        run=int(entry["run"]),
+        kind=str(entry.get("kind", "DATA")),
+        job_id=str(entry["job_id"]),
+        indices=None if indices is None else tuple(int(i) for i in indices),
+        attempt=int(entry.get("attempt", 1)),
+        time=str(entry.get("time", "")),
+        action=str(entry.get("purpose", "submit")),
+        memory=str(entry.get("memory", "")),
+        time_limit=str(entry.get("time_limit", "")),
+        dependencies=tuple(entry.get("dependencies") or ()),
+        name=str(entry.get("name", "")),
+    )
 
 
 class Journal:
@@ -88,37 +144,7 @@ class Journal:
         return uuid.uuid4().hex[:12]
 
     def read(self) -> JournalView:
-        view = JournalView(entries=read_json_lines(self.path))
-        for entry in view.entries:
-            action = entry.get("action")
-            try:
-                if action == "intent":
-                    view.intents[str(entry["token"])] = entry
-                elif action in ("submitted", "recovered"):
-                    view.intents.pop(str(entry["token"]), None)
-                    indices = entry.get("indices")
-                    view.submissions.append(
-                        Submission(
-                            token=str(entry["token"]),
-                            run=int(entry["run"]),
-                            kind=str(entry.get("kind", "DATA")),
-                            job_id=str(entry["job_id"]),
-                            indices=None if indices is None else tuple(int(i) for i in indices),
-                            attempt=int(entry.get("attempt", 1)),
-                            time=str(entry.get("time", "")),
-                            action=str(entry.get("purpose", "submit")),
-                            memory=str(entry.get("memory", "")),
-                            time_limit=str(entry.get("time_limit", "")),
-                            dependencies=tuple(entry.get("dependencies") or ()),
-                        )
-                    )
-                elif action == "abandoned":
-                    view.intents.pop(str(entry["token"]), None)
-                elif action == "give_up":
-                    for index in entry.get("indices") or []:
-                        view.given_up[(int(entry["run"]), int(index))] = entry
-                elif action == "close":
-                    view.closes.append(entry)
-            except (KeyError, TypeError, ValueError):
-                continue  # a malformed line never becomes a fact
+        view = JournalView()
+        for entry in read_json_lines(self.path):
+            view.apply(entry)
         return view

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from osa_core.errors import Locked
 from osa_core.fsio import ensure_dir
@@ -34,35 +35,73 @@ def _who() -> str:
     )
 
 
+class FileLock:
+    """An exclusive ``flock`` on a file: the kernel releases it when its holder dies, so a
+    crash never leaves a stale lock. The holder writes who it is into the file, so the one
+    refused can say who holds it. The one lock of the engine: the night's action lock,
+    the local runner's lock and the closer's locks are all this."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: IO[str] | None = None
+
+    def try_acquire(self, who: str | None = None) -> bool:
+        """Take the lock without waiting; write ``who`` (default: this process)."""
+        ensure_dir(self.path.parent)
+        handle = open(self.path, "a+")  # noqa: SIM115 - kept open while held
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write((who or _who()) + "\n")
+        handle.flush()
+        self.handle = handle
+        return True
+
+    def release(self) -> None:
+        """Unlock (the holder line is cleared first, so nobody reads a stale holder)."""
+        if self.handle is None:
+            return
+        try:
+            self.handle.seek(0)
+            self.handle.truncate()
+            self.handle.flush()
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+        finally:
+            self.handle.close()
+            self.handle = None
+
+    def holder(self) -> str:
+        """Who holds it, as its holder wrote (best effort)."""
+        try:
+            return self.path.read_text().strip()
+        except OSError:
+            return ""
+
+    def is_held(self) -> bool:
+        """True when another process holds it (checked without keeping it)."""
+        if not self.path.exists():
+            return False
+        if self.try_acquire("probe"):
+            self.release()
+            return False
+        return True
+
+
 @contextlib.contextmanager
 def night_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold the night's action lock; wait up to ``wait`` seconds, then raise ``Locked``."""
-    ensure_dir(path.parent)
-    handle = open(path, "a+")  # noqa: SIM115 - closed in finally
+    lock = FileLock(path)
+    deadline = time.monotonic() + wait
+    while not lock.try_acquire():
+        if time.monotonic() >= deadline:
+            holder = lock.holder() or "another process"
+            raise Locked(f"{path.parent.name}: another actor is working on this night: {holder}")
+        time.sleep(0.1)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise Locked(
-                        f"{path.parent.name}: another actor is working on this night: {holder}"
-                    ) from None
-                time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(_who() + "\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
     finally:
-        handle.close()
+        lock.release()

@@ -187,6 +187,11 @@ class NightPaths:
         """Where the closer stages merged products before moving them to the final tree."""
         return self.running / "close"
 
+    @cached_property
+    def close(self) -> CloseLayout:
+        """The closer's staging, products and records."""
+        return CloseLayout(self)
+
     def history_file(self, run: int, subrun: int) -> Path:
         return self.history_dir / f"{run_tag(run, subrun)}.jsonl"
 
@@ -201,6 +206,20 @@ class NightPaths:
     def log_file(self, run: int, subrun: int, job_id: str, suffix: str) -> Path:
         """The concrete log file a task writes (the pattern above, expanded)."""
         return self.log_dir / f"{run_tag(run, subrun)}_{job_id}.{suffix}"
+
+    def calibration_log_pattern(self, run: int, suffix: str) -> Path:
+        """The calibration job's ``--output``: ``calibration_Run02006_%j.out``."""
+        return self.log_dir / f"calibration_{run_tag(run)}_%j.{suffix}"
+
+    def calibration_log_file(self, run: int, job_id: str, suffix: str) -> Path:
+        return self.log_dir / f"calibration_{run_tag(run)}_{job_id}.{suffix}"
+
+    def close_log_pattern(self, which: str, suffix: str) -> Path:
+        """Close jobs' ``--output``: an array over runs (``close_runs.%4a_%A.out``), or the
+        night's finish (``close_night_%j.out``)."""
+        if which == "runs":
+            return self.log_dir / f"close_runs.%4a_%A.{suffix}"
+        return self.log_dir / f"close_night_%j.{suffix}"
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -247,3 +266,70 @@ class NightPaths:
     @property
     def manifest(self) -> Path:
         return self.closer_dir / "manifest.json"
+
+
+@dataclass(frozen=True)
+class CloseLayout:
+    """Where the closer stages, writes and moves things.
+
+    Before closing, products live in the running tree; per-run close products are made
+    under ``running/.../close/``; finalising moves everything to the final DL1/DL2 tree
+    (SPEC §4)."""
+
+    paths: NightPaths
+
+    @property
+    def close_dir(self) -> Path:
+        return self.paths.close_dir
+
+    def run_dir(self, run: int) -> Path:
+        return self.close_dir / "staged" / run_tag(run)
+
+    def staged_dl1_dir(self, run: int) -> Path:
+        return self.run_dir(run) / "dl1"
+
+    def staged_muons_dir(self, run: int) -> Path:
+        return self.run_dir(run) / "muons"
+
+    def staged_datacheck_dir(self, run: int) -> Path:
+        return self.run_dir(run) / "datacheck"
+
+    def merged_dl1_file(self, run: int) -> Path:
+        return self.close_dir / "dl1" / dl1_name(run)
+
+    def merged_muons_file(self, run: int) -> Path:
+        return self.close_dir / "muons" / muons_name(run)
+
+    @property
+    def run_datacheck_dir(self) -> Path:
+        return self.close_dir / "datacheck"
+
+    def run_datacheck_file(self, run: int) -> Path:
+        return self.run_datacheck_dir / datacheck_name(run)
+
+    @property
+    def dl2_dir(self) -> Path:
+        return self.close_dir / "dl2"
+
+    def dl2_file(self, run: int) -> Path:
+        return self.dl2_dir / dl2_name(run)
+
+    @property
+    def longterm_file(self) -> Path:
+        return self.run_datacheck_dir / f"DL1_datacheck_{self.paths.folder}.h5"
+
+    def run_history(self, run: int) -> Path:
+        return self.paths.history_dir / f"close_{run_tag(run)}.jsonl"
+
+    @property
+    def night_history(self) -> Path:
+        return self.paths.history_dir / "close_night.jsonl"
+
+    @property
+    def moves_record(self) -> Path:
+        """Append-only record of every verified copy: the closer's memory across crashes."""
+        return self.paths.closer_dir / "moves.jsonl"
+
+    @property
+    def provenance_dir(self) -> Path:
+        return self.paths.final_dl1 / "log" / "provenance"

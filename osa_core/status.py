@@ -1,56 +1,41 @@
 """The night's status: a plain data model every face renders (console, CLI, ``--json``).
 
-It joins three truths without inventing any: the plan (what should exist), the journal
-(what we submitted, how often, what an operator gave up), the scheduler (state of each
-task, in ONE query per refresh) and the subrun histories (which steps really finished).
-When the scheduler does not answer, the last known task states are used and marked with
-their age; nothing is concluded from a partial answer.
+It joins the truths of a snapshot without inventing any: the plan (what should exist),
+the journal (what we submitted, how often, what an operator gave up), the scheduler's
+answer (the state of each task) and the subrun histories (which steps really finished).
+Everything here is a pure function of those inputs; reading them is
+``osa_core.snapshot``'s job, so the rules can be tested without a scheduler or a disk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from osa_core.config import Config
-from osa_core.executors.base import (
-    ACTIVE_STATES,
-    COMPLETED,
-    FAILED,
-    FAILED_STATES,
-    PENDING,
-    RUNNING,
-    Executor,
-    QueryResult,
-    TaskState,
-)
-from osa_core.fsio import write_json_atomic
-from osa_core.history import HistorySummary, read_history, summarize
-from osa_core.journal import Journal, JournalView, Submission
-from osa_core.paths import NightPaths
-from osa_core.plan import CALIBRATION, Plan, Sequence
+from osa_core.executors.api import TaskState
+from osa_core.history import HistorySummary, summarize
+from osa_core.journal import JournalView, Submission
+from osa_core.plan import Plan, Sequence
 from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
+from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, FINISHED_STATES, JobKind, State
 
-NOT_SUBMITTED = "NOT_SUBMITTED"
-LOST = "LOST"  # submitted, the scheduler answers, and has no such job (or reused its id)
-LOST_AFTER_SECONDS = 30  # both squeue (immediate) and sacct (~1 s lag) have no trace
-GIVEN_UP = "GIVEN_UP"
-UNKNOWN = "UNKNOWN"
-PARTIAL = "PARTIAL"
+#: A submitted job the scheduler does not show is LOST only after this long: squeue shows
+#: a new job at once and sacct within a second, so 30 s without a trace is a real loss.
+LOST_AFTER_SECONDS = 30
 # Step columns of the SPEC table -> history step that makes them.
 STEP_PROGRESS = {"DL1": "r0_to_dl1", "MUONS": "r0_to_dl1", "DL1AB": "dl1ab", "DCHECK": "datacheck"}
+_EMPTY_HISTORY = summarize([])
 
 
 @dataclass
 class SubrunStatus:
     run: int
     subrun: int
-    state: str
+    state: State
     attempts: int = 0
     job_id: str = ""
     exit_code: int | None = None
@@ -66,16 +51,13 @@ class SubrunStatus:
 
     @property
     def is_failed(self) -> bool:
-        return (
-            self.state not in (COMPLETED, GIVEN_UP, NOT_SUBMITTED, UNKNOWN)
-            and self.state not in ACTIVE_STATES
-        )
+        return self.state in FAILED_STATES
 
 
 @dataclass
 class SequenceStatus:
     sequence: Sequence
-    state: str
+    state: State
     subruns: list[SubrunStatus]
     counts: dict[str, int]
     percent: dict[str, float | None]
@@ -90,7 +72,10 @@ class SequenceStatus:
 
     @property
     def finished(self) -> bool:
-        return all(s.state in (COMPLETED, GIVEN_UP) for s in self.subruns)
+        return all(s.state in FINISHED_STATES for s in self.subruns)
+
+    def active_job_ids(self) -> set[str]:
+        return {s.job_id for s in self.subruns if s.state in ACTIVE_STATES and s.job_id}
 
 
 @dataclass
@@ -110,13 +95,17 @@ class NightStatus:
     def totals(self) -> dict[str, int]:
         counter: Counter[str] = Counter()
         for seq in self.sequences:
-            if seq.sequence.kind != CALIBRATION:
+            if seq.sequence.kind != JobKind.CALIBRATION:
                 counter.update(seq.counts)
         return dict(counter)
 
     @property
     def data(self) -> list[SequenceStatus]:
-        return [s for s in self.sequences if s.sequence.kind != CALIBRATION]
+        return [s for s in self.sequences if s.sequence.kind != JobKind.CALIBRATION]
+
+    @property
+    def calibration(self) -> SequenceStatus | None:
+        return next((s for s in self.sequences if s.sequence.kind == JobKind.CALIBRATION), None)
 
     def sequence(self, run: int) -> SequenceStatus:
         for seq in self.sequences:
@@ -127,6 +116,15 @@ class NightStatus:
     @property
     def all_finished(self) -> bool:
         return all(s.finished for s in self.data)
+
+    def active_job_ids(self, runs: list[int] | None = None) -> set[str]:
+        """Job ids with a task still queued or running (of some runs, or of the night)."""
+        return {
+            job
+            for seq in self.sequences
+            if runs is None or seq.sequence.run in runs
+            for job in seq.active_job_ids()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         def seq_dict(seq: SequenceStatus) -> dict[str, Any]:
@@ -159,140 +157,57 @@ class NightStatus:
         }
 
 
-def _task_cache_path(paths: NightPaths):
-    return paths.state_dir / "task-cache.json"
+@dataclass
+class Readiness:
+    ready: bool
+    missing: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    def summary(self) -> str:
+        if self.closed:
+            return "night already closed"
+        if self.ready:
+            extra = f" ({len(self.given_up)} run(s) with given-up subruns)" if self.given_up else ""
+            return "ready to close" + extra
+        return (
+            "not ready: "
+            + "; ".join(self.missing[:4])
+            + (f"; and {len(self.missing) - 4} more" if len(self.missing) > 4 else "")
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "ready": self.ready,
+            "closed": self.closed,
+            "missing": self.missing,
+            "given_up": self.given_up,
+        }
 
 
-def query_with_memory(
-    executor: Executor, paths: NightPaths, job_ids: list[str]
-) -> tuple[dict[tuple[str, int | None], TaskState], QueryResult, dt.datetime | None]:
-    """Ask the scheduler once; on failure fall back to the last answer and its time."""
-    result = executor.query(job_ids) if job_ids else QueryResult()
-    cache = _task_cache_path(paths)
-    if result.reachable and result.complete:
-        tasks = {t.key: t for t in result.tasks}
-        if job_ids:
-            try:
-                write_json_atomic(
-                    cache,
-                    {
-                        "as_of": result.as_of.isoformat(),
-                        "tasks": [_task_to_json(t) for t in result.tasks],
-                    },
-                )
-            except OSError:
-                pass
-        return tasks, result, None
-    # Partial or no answer: start from the last complete one, overlay what we did get.
-    tasks = {}
-    stale = None
-    try:
-        data = json.loads(cache.read_text())
-        stale = dt.datetime.fromisoformat(data["as_of"])
-        for item in data["tasks"]:
-            task = TaskState(**item)
-            tasks[task.key] = task
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    for task in result.tasks:
-        if task.state in ACTIVE_STATES or task.key not in tasks:
-            tasks[task.key] = task
-    return tasks, result, stale
-
-
-_TASK_FIELDS = (
-    "job_id",
-    "index",
-    "state",
-    "exit_code",
-    "signal",
-    "elapsed",
-    "cpu",
-    "max_rss",
-    "reason",
-    "name",
-    "comment",
-)
-
-
-def _task_to_json(task: TaskState) -> dict[str, Any]:
-    """By hand, not dataclasses.asdict: 10,000 tasks per refresh."""
-    return {name: getattr(task, name) for name in _TASK_FIELDS}
-
-
-def _latest_submission(subs: list[Submission], index: int | None) -> Submission | None:
+def latest_submission(subs: list[Submission], index: int | None) -> Submission | None:
+    """The newest submission of a run that covers this array index (None: plain job)."""
     for sub in reversed(subs):
         if sub.indices is None or index in sub.indices:
             return sub
     return None
 
 
-class HistoryCache:
-    """Summaries of the night's step histories, re-read only when a file changed.
+def id_reused(submission: Submission, task: TaskState) -> bool:
+    """The scheduler's job with our id is another job (after a controller crash lost ours
+    and gave the id again): its comment carries another submission's token, or, without a
+    token, it has another name."""
+    token = _token_of(task.comment)
+    if token:
+        return token != submission.token
+    return bool(submission.name and task.name and task.name != submission.name)
 
-    A refresh of a 10,000-subrun night would otherwise open and parse 10,000 files; a
-    ``scandir`` tells size and mtime, and only changed files are read again. The summaries
-    are kept in memory (the console refreshes every few seconds) and in
-    ``history-cache.json`` in the night's state folder (a CLI call or cron tick).
-    """
 
-    _memory: ClassVar[dict[str, dict[str, Any]]] = {}
-
-    def __init__(self, paths: NightPaths) -> None:
-        self.paths = paths
-        self.file = paths.state_dir / "history-cache.json"
-        key = str(self.file)
-        if key not in self._memory:
-            try:
-                self._memory[key] = json.loads(self.file.read_text())
-            except (OSError, ValueError):
-                self._memory[key] = {}
-        self.entries = self._memory[key]
-        self.changed = False
-        try:
-            self.present = {
-                e.name: e.stat() for e in os.scandir(paths.history_dir) if e.name.endswith(".jsonl")
-            }
-        except FileNotFoundError:
-            self.present = {}
-
-    def summary(self, path: Path) -> HistorySummary:
-        stat = self.present.get(path.name)
-        if stat is None:
-            return summarize([])
-        stamp = [stat.st_size, stat.st_mtime_ns]
-        cached = self.entries.get(path.name)
-        if cached is not None and cached[0] == stamp:
-            data = cached[1]
-            return HistorySummary(
-                done=frozenset(data[0]),
-                failed_step=data[1],
-                failed_rc=data[2],
-                failures=tuple(tuple(f) for f in data[3]),
-                attempts=data[4],
-                last_note=data[5],
-            )
-        summary = summarize(read_history(path))
-        self.entries[path.name] = [
-            stamp,
-            [
-                sorted(summary.done),
-                summary.failed_step,
-                summary.failed_rc,
-                [list(f) for f in summary.failures],
-                summary.attempts,
-                summary.last_note,
-            ],
-        ]
-        self.changed = True
-        return summary
-
-    def save(self) -> None:
-        if self.changed:
-            try:
-                write_json_atomic(self.file, self.entries)
-            except OSError:
-                pass  # a read-only state folder only costs speed
+def _token_of(comment: str) -> str:
+    for part in comment.split(";"):
+        if part.startswith("token="):
+            return part[len("token=") :]
+    return ""
 
 
 def subrun_state(
@@ -304,14 +219,15 @@ def subrun_state(
     attempts: int,
     given_up: bool,
     scheduler_ok: bool,
+    submitted_seconds_ago: float = 0.0,
 ) -> SubrunStatus:
     """Decide one subrun's state from its evidence (pure: the heart of reconciliation)."""
-    steps = CALIBRATION_STEPS if sequence.kind == CALIBRATION else DATA_STEPS
+    steps = CALIBRATION_STEPS if sequence.kind == JobKind.CALIBRATION else DATA_STEPS
     done = tuple(s for s in steps if s in history.done)
     status = SubrunStatus(
         run=sequence.run,
         subrun=index,
-        state=UNKNOWN,
+        state=State.UNKNOWN,
         attempts=attempts,
         job_id=submission.job_id if submission else "",
         steps_done=done,
@@ -329,28 +245,28 @@ def subrun_state(
         status.reason = task.reason
     complete = len(done) == len(steps)
     if task is not None and task.state in ACTIVE_STATES and submission is not None:
-        status.state = task.state
+        status.state = State.parse(task.state)
     elif complete:
-        status.state = COMPLETED
+        status.state = State.COMPLETED
     elif given_up:
-        status.state = GIVEN_UP
+        status.state = State.GIVEN_UP
     elif submission is None:
-        status.state = NOT_SUBMITTED
+        status.state = State.NOT_SUBMITTED
     elif task is None:
-        if scheduler_ok and _age_seconds(submission.time) > LOST_AFTER_SECONDS:
-            status.state = LOST
+        if scheduler_ok and submitted_seconds_ago > LOST_AFTER_SECONDS:
+            status.state = State.LOST
             status.reason = "the scheduler has no record of this job (lost in a crash?)"
         else:
-            status.state = UNKNOWN
+            status.state = State.UNKNOWN
             status.reason = (
                 "scheduler unreachable" if not scheduler_ok else "not yet visible to the scheduler"
             )
-    elif task.state == COMPLETED:
-        status.state = FAILED
+    elif task.state == State.COMPLETED:
+        status.state = State.FAILED
         status.reason = "job ended without finishing its steps"
     else:
-        status.state = task.state
-    if status.state not in (COMPLETED, *ACTIVE_STATES):
+        status.state = State.parse(task.state)
+    if status.state not in (State.COMPLETED, *ACTIVE_STATES):
         if history.failed_step and not status.reason:
             status.reason = f"{history.failed_step} exited {history.failed_rc}"
         if "disk full" in history.last_note:
@@ -360,121 +276,118 @@ def subrun_state(
     return status
 
 
-def _dl2_percent(paths: NightPaths, run: int) -> float | None:
-    """100 once the run's DL2 was made at closing, None when it was skipped (no models)."""
-    from osa_core.closing.layout import CloseLayout
-
-    records = [r for r in read_history(CloseLayout(paths).run_history(run)) if r.step == "dl2"]
-    if not records:
-        return 0.0
-    last = records[-1]
-    if last.rc == 0:
-        return None if last.note.startswith("skipped") else 100.0
-    return 0.0
-
-
-def _age_seconds(iso_time: str) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(iso_time)
-    except ValueError:
-        return 0.0
-    return (dt.datetime.now(dt.timezone.utc) - moment).total_seconds()
-
-
-def _aggregate(subruns: list[SubrunStatus]) -> str:
+def aggregate_state(subruns: list[SubrunStatus]) -> State:
+    """One state for a sequence: done, working, never started, failed, or mixed."""
     counts = Counter(s.state for s in subruns)
     if not subruns:
-        return NOT_SUBMITTED
-    if counts[COMPLETED] + counts[GIVEN_UP] == len(subruns):
-        return COMPLETED
-    if counts[RUNNING]:
-        return RUNNING
-    if counts[PENDING]:
-        return PENDING
-    if counts[NOT_SUBMITTED] == len(subruns):
-        return NOT_SUBMITTED
+        return State.NOT_SUBMITTED
+    if counts[State.COMPLETED] + counts[State.GIVEN_UP] == len(subruns):
+        return State.COMPLETED
+    if counts[State.RUNNING]:
+        return State.RUNNING
+    if counts[State.PENDING]:
+        return State.PENDING
+    if counts[State.NOT_SUBMITTED] == len(subruns):
+        return State.NOT_SUBMITTED
     if any(s.is_failed for s in subruns):
-        return FAILED
-    if counts[UNKNOWN]:
-        return UNKNOWN
-    return PARTIAL
+        return State.FAILED
+    if counts[State.UNKNOWN]:
+        return State.UNKNOWN
+    return State.PARTIAL
 
 
-def night_status(
-    config: Config, plan: Plan, executor: Executor, journal: JournalView | None = None
-) -> NightStatus:
-    """Compute the whole night's status with a single scheduler query."""
-    paths = NightPaths(config, plan.night)
-    view = journal if journal is not None else Journal(paths.journal).read()
-    tasks, result, stale = query_with_memory(executor, paths, view.job_ids())
-    history_cache = HistoryCache(paths)
-    scheduler_ok = result.reachable and result.complete
+@dataclass(frozen=True)
+class Evidence:
+    """What a status is computed from, already read (``osa_core.snapshot.observe``)."""
+
+    journal: JournalView
+    tasks: Mapping[tuple[str, int | None], TaskState]
+    scheduler_ok: bool
+    scheduler_message: str
+    as_of: dt.datetime
+    stale_since: dt.datetime | None
+    histories: Mapping[tuple[int, int], HistorySummary]
+    dl2_percent: Mapping[int, float | None]
+    closed: bool
+    executor: str
+    now: dt.datetime
+
+
+def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
+    """The whole night's status from its evidence (pure)."""
+    view = evidence.journal
     sequences = []
     for sequence in plan.sequences:
         subs = view.for_run(sequence.run)
-        indices = sequence.subruns
-        histories = {i: history_cache.summary(paths.history_file(sequence.run, i)) for i in indices}
         subrun_states = []
-        for index in indices:
-            task_index = None if sequence.kind == CALIBRATION else index
-            submission = _latest_submission(subs, task_index)
-            task = tasks.get((submission.job_id, task_index)) if submission else None
-            if (
-                task is not None
-                and submission is not None
-                and submission.name
-                and task.name
-                and task.name != submission.name
-            ):
+        for index in sequence.subruns:
+            task_index = None if sequence.kind == JobKind.CALIBRATION else index
+            submission = latest_submission(subs, task_index)
+            task = evidence.tasks.get((submission.job_id, task_index)) if submission else None
+            if task is not None and submission is not None and id_reused(submission, task):
                 task = None  # the id was reused by another job: ours was lost
             subrun_states.append(
                 subrun_state(
                     sequence,
                     index,
-                    histories[index],
+                    evidence.histories.get((sequence.run, index), _EMPTY_HISTORY),
                     submission,
                     task,
                     view.attempts(sequence.run, task_index),
                     (sequence.run, index) in view.given_up,
-                    scheduler_ok,
+                    evidence.scheduler_ok,
+                    _seconds_between(submission.time, evidence.now) if submission else 0.0,
                 )
             )
-        if sequence.kind == CALIBRATION and not sequence.needs_job:
+        if sequence.kind == JobKind.CALIBRATION and not sequence.needs_job:
             for s in subrun_states:
-                s.state, s.reason = COMPLETED, "calibration products already exist"
-        counts = dict(Counter(s.state for s in subrun_states))
-        total = len(subrun_states) or 1
-        percent: dict[str, float | None] = {}
-        if sequence.kind != CALIBRATION:
-            for column, step in STEP_PROGRESS.items():
-                percent[column] = 100.0 * sum(step in s.steps_done for s in subrun_states) / total
-            percent["DL2"] = _dl2_percent(paths, sequence.run)
-        cpus = [s.cpu for s in subrun_states if s.cpu is not None]
-        exits = [s.exit_code for s in subrun_states if s.exit_code not in (None, 0)]
-        sequences.append(
-            SequenceStatus(
-                sequence=sequence,
-                state=_aggregate(subrun_states),
-                subruns=subrun_states,
-                counts=counts,
-                percent=percent,
-                job_ids=[s.job_id for s in subs],
-                attempts=max((s.attempts for s in subrun_states), default=0),
-                cpu=sum(cpus) if cpus else None,
-                exit_code=exits[-1]
-                if exits
-                else (0 if counts.get(COMPLETED) == len(subrun_states) and subs else None),
-            )
-        )
-    history_cache.save()
+                s.state, s.reason = State.COMPLETED, "calibration products already exist"
+        sequences.append(_sequence_status(sequence, subrun_states, subs, evidence))
     return NightStatus(
         night=plan.night,
         plan=plan,
         sequences=sequences,
-        executor=executor.describe(),
-        scheduler_ok=scheduler_ok,
-        scheduler_message=result.message,
-        as_of=result.as_of,
-        stale_since=stale if not scheduler_ok else None,
-        closed=paths.night_finished.exists(),
+        executor=evidence.executor,
+        scheduler_ok=evidence.scheduler_ok,
+        scheduler_message=evidence.scheduler_message,
+        as_of=evidence.as_of,
+        stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
+        closed=evidence.closed,
     )
+
+
+def _sequence_status(
+    sequence: Sequence,
+    subrun_states: list[SubrunStatus],
+    subs: list[Submission],
+    evidence: Evidence,
+) -> SequenceStatus:
+    counts = dict(Counter(str(s.state) for s in subrun_states))
+    total = len(subrun_states) or 1
+    percent: dict[str, float | None] = {}
+    if sequence.kind != JobKind.CALIBRATION:
+        for column, step in STEP_PROGRESS.items():
+            percent[column] = 100.0 * sum(step in s.steps_done for s in subrun_states) / total
+        percent["DL2"] = evidence.dl2_percent.get(sequence.run, 0.0)
+    cpus = [s.cpu for s in subrun_states if s.cpu is not None]
+    exits = [s.exit_code for s in subrun_states if s.exit_code not in (None, 0)]
+    finished_ok = counts.get(State.COMPLETED) == len(subrun_states) and subs
+    return SequenceStatus(
+        sequence=sequence,
+        state=aggregate_state(subrun_states),
+        subruns=subrun_states,
+        counts=counts,
+        percent=percent,
+        job_ids=[s.job_id for s in subs],
+        attempts=max((s.attempts for s in subrun_states), default=0),
+        cpu=sum(cpus) if cpus else None,
+        exit_code=exits[-1] if exits else (0 if finished_ok else None),
+    )
+
+
+def _seconds_between(iso_time: str, now: dt.datetime) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(iso_time)
+    except ValueError:
+        return 0.0
+    return (now - moment).total_seconds()

@@ -30,7 +30,7 @@ from osa_tui.engine import CampaignView, Engine, NightView
 from osa_tui.screens.help import HelpScreen
 from osa_tui.screens.modals import ConfirmScreen, ReasonScreen
 from osa_tui.screens.night import NightScreen
-from osa_tui.symbols import FALLBACK_COLORS
+from osa_tui.symbols import FALLBACK_COLORS, color_of, is_failed
 from osa_tui.themes import OsaTheme, load_themes
 
 
@@ -191,9 +191,8 @@ class OsaApp(App):
         return {**FALLBACK_COLORS, **(osa_theme.states if osa_theme else {})}
 
     def state_style(self, state: str) -> str:
-        color = self.state_colors.get(state, "")
-        failed = state in ("FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL")
-        return f"bold {color}" if failed else color
+        color = color_of(state, self.state_colors)
+        return f"bold {color}" if is_failed(state) else color
 
     def set_theme(self, name: str) -> None:
         self.theme_name = name

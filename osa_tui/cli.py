@@ -31,8 +31,8 @@ def add_console(parser: argparse.ArgumentParser) -> None:
 
 
 def _night(args: argparse.Namespace):
-    from osa_core.batch import default_night
     from osa_core.paths import parse_night
+    from osa_core.usecases.tick import default_night
 
     return parse_night(args.date) if args.date else default_night()
 

@@ -13,14 +13,16 @@ from typing import Any
 
 from osa_core.actions import ACTIONS, Context, Outcome, Preview, Selection
 from osa_core.campaign import Campaign, CampaignStatus, NightState, campaign_nights, campaign_status
-from osa_core.closing.readiness import Readiness, readiness
 from osa_core.config import Config
 from osa_core.errors import OsaError
-from osa_core.executors.base import Executor, get_executor
+from osa_core.executors.api import Executor
+from osa_core.executors.factory import get_executor
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan, build_plan
-from osa_core.status import NightStatus, night_status
+from osa_core.rules.readiness import readiness
+from osa_core.snapshot import observe
+from osa_core.status import NightStatus, Readiness
 
 
 @dataclass
@@ -64,14 +66,16 @@ class Engine:
 
     def load(self, night: dt.date) -> NightView:
         paths = NightPaths(self.config, night)
-        journal = Journal(paths.journal).read().entries
+        view = Journal(paths.journal).read()
+        journal = view.entries
         try:
             plan = build_plan(self.config, night, write_cache=not self.read_only)
         except OsaError as err:
             return NightView(
                 night=night, plan=None, status=None, readiness=None, journal=journal, error=str(err)
             )
-        status = night_status(self.config, plan, self.executor)
+        snapshot = observe(self.config, plan, self.executor, settle=False, journal=view)
+        status = snapshot.status
         return NightView(
             night=night,
             plan=plan,

@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-from osa_core.batch import default_night, tick
 from osa_core.config import load_config
 from osa_core.errors import OsaError
 from osa_core.paths import parse_night
+from osa_core.usecases.tick import default_night, tick
 
 
 def run_batch(args: argparse.Namespace) -> int:

@@ -33,12 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_core.campaign import (
-        campaign_status,
-        create_campaign,
-        load_campaign,
-        run_campaign,
-    )
+    from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
 
     config = config_of(args)
     out = console()

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
+from rich.console import Console
+
 from osa_core.cli.common import add_date, config_of, console, night_of
-from osa_core.plan import build_plan
+from osa_core.config import Config
+from osa_core.executors.factory import get_executor
+from osa_core.journal import Journal
+from osa_core.paths import NightPaths
+from osa_core.plan import Plan, build_plan
+from osa_core.usecases.close import close_night
+from osa_core.vocabulary import FINAL_STATES, JobKind
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_core.closing.close import close_night
-
     config = config_of(args)
     plan = build_plan(config, night_of(args))
     out = console()
@@ -38,22 +45,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_closed(config, plan, out, timeout: float = 6 * 3600) -> int:
-    import time
-
-    from osa_core.paths import NightPaths
-
+def wait_closed(config: Config, plan: Plan, out: Console, timeout: float = 6 * 3600) -> int:
     paths = NightPaths(config, plan.night)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if paths.night_finished.exists():
             out.print(f"[green]night closed[/]: {paths.night_finished}")
             return 0
-        from osa_core.closing.close import CLOSE_NIGHT
-        from osa_core.executors.base import FINAL_STATES, get_executor
-        from osa_core.journal import Journal
-
-        subs = [s for s in Journal(paths.journal).read().submissions if s.kind == CLOSE_NIGHT]
+        subs = Journal(paths.journal).read().of_kind(JobKind.CLOSE_NIGHT)
         if subs:
             result = get_executor(config).query([subs[-1].job_id])
             finished = result.tasks and all(t.state in FINAL_STATES for t in result.tasks)

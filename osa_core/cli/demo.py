@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from osa_core.demo.night import NIGHT, build_demo_night
     from osa_core.paths import NightPaths
     from osa_core.plan import build_plan
-    from osa_core.submission import submit_night
+    from osa_core.usecases.night import submit_night
 
     out = console()
     started = time.monotonic()
@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
 def follow(config, plan, out, timeout: float):
     """Poll the status until the night is closed (or nothing is left to run)."""
-    from osa_core.closing.readiness import readiness
-    from osa_core.executors.base import get_executor
+    from osa_core.executors.factory import get_executor
     from osa_core.paths import NightPaths
-    from osa_core.status import night_status
+    from osa_core.rules.readiness import readiness
+    from osa_core.snapshot import night_status
 
     executor = get_executor(config)
     paths = NightPaths(config, plan.night)

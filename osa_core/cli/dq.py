@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
+from osa_core.dq.render import night_renderable
 from osa_core.errors import ExitCode
 
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
             out.print(run_renderable(dq, args.run, out.width))
         else:
-            out.print(dq.to_rich(out.width))
+            out.print(night_renderable(dq, out.width))
     if args.run is not None and args.run not in dq.run_numbers():
         return ExitCode.BAD_INPUT
     return ExitCode.OK

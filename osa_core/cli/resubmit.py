@@ -6,7 +6,7 @@ import argparse
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
 from osa_core.plan import build_plan
-from osa_core.submission import resubmit_failed
+from osa_core.usecases.night import resubmit_failed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

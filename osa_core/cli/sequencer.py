@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
         specs = write_scripts(config, plan)
         if not args.no_submit and not plan.problems:
-            from osa_core.submission import submit_night
+            from osa_core.usecases.night import submit_night
 
             submitted = submit_night(config, plan)
     if args.json:

@@ -17,7 +17,7 @@ def add_cancel(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    from osa_core.submission import cancel
+    from osa_core.usecases.night import cancel
 
     config = config_of(args)
     ids = cancel(config, build_plan(config, night_of(args)), runs=args.run, reason=args.reason)
@@ -35,7 +35,7 @@ def add_give_up(parser: argparse.ArgumentParser) -> None:
 def run_give_up(args: argparse.Namespace) -> int:
     from osa_core.errors import InputError
     from osa_core.jobs import parse_ranges
-    from osa_core.submission import give_up
+    from osa_core.usecases.night import give_up
 
     config = config_of(args)
     try:

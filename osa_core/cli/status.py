@@ -7,9 +7,10 @@ import datetime as dt
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
 from osa_core.errors import ExitCode
-from osa_core.executors.base import get_executor
+from osa_core.executors.factory import get_executor
 from osa_core.plan import build_plan
-from osa_core.status import NightStatus, night_status
+from osa_core.snapshot import night_status
+from osa_core.status import NightStatus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

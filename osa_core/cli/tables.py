@@ -17,22 +17,29 @@ from rich.table import Table
 from rich.text import Text
 
 from osa_core.config import Config
-from osa_core.plan import CALIBRATION, Plan, Sequence
+from osa_core.plan import Plan, Sequence
+from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, JobKind, State
 
 STEP_COLUMNS = ("DL1", "MUONS", "DL1AB", "DCHECK", "DL2")
 STATE_STYLE = {
-    "COMPLETED": "green",
-    "RUNNING": "cyan",
-    "PENDING": "blue",
-    "FAILED": "bold red",
-    "OUT_OF_MEMORY": "bold red",
-    "TIMEOUT": "bold red",
-    "CANCELLED": "magenta",
-    "GIVEN_UP": "magenta",
-    "NODE_FAIL": "red",
-    "PARTIAL": "yellow",
-    "NOT_SUBMITTED": "dim",
+    State.COMPLETED: "green",
+    State.RUNNING: "cyan",
+    State.PENDING: "blue",
+    State.CANCELLED: "magenta",
+    State.GIVEN_UP: "magenta",
+    State.PARTIAL: "yellow",
+    State.UNKNOWN: "yellow",
+    State.NOT_SUBMITTED: "dim",
+    State.WAITING: "dim",
 }
+
+
+def state_style(state: str) -> str:
+    """Failed states in bold red (whichever failure), the others by their own colour."""
+    parsed = State.parse(state)
+    if parsed in FAILED_STATES and parsed != State.CANCELLED:
+        return "bold red"
+    return STATE_STYLE.get(parsed, "cyan" if parsed in ACTIVE_STATES else "")
 
 
 @dataclass
@@ -72,7 +79,7 @@ def plan_header(plan: Plan, config: Config) -> Group:
 
 
 def _subruns_cell(sequence: Sequence) -> Text:
-    if sequence.kind == CALIBRATION:
+    if sequence.kind == JobKind.CALIBRATION:
         return Text("-")
     on_disk = len(sequence.subruns)
     if sequence.mismatch:
@@ -131,14 +138,14 @@ def sequence_table(rows: list[SequenceRow], width: int) -> Group:
         values: dict[str, Any] = {
             "Seq": str(seq.seq_id),
             "Parent": "-" if seq.parent is None else str(seq.parent),
-            "Type": "CALIB" if seq.kind == CALIBRATION else "DATA",
+            "Type": "CALIB" if seq.kind == JobKind.CALIBRATION else "DATA",
             "Run": f"{seq.run:05d}",
             "Subruns": _subruns_cell(seq),
             "Source": Text(seq.source_name or "-"),
             "Action": row.action,
             "Tries": str(row.tries),
             "JobID": row.job_id,
-            "State": Text(row.state, style=STATE_STYLE.get(row.state, "")),
+            "State": Text(row.state, style=state_style(row.state)),
             "CPU": row.cpu,
             "Exit": row.exit,
         }
@@ -313,7 +320,7 @@ def subrun_table(status: Any, run: int | None, only_failed: bool = False) -> Tab
             table.add_row(
                 f"{sub.run:05d}",
                 str(sub.subrun),
-                Text(sub.state, style=STATE_STYLE.get(sub.state, "")),
+                Text(sub.state, style=state_style(sub.state)),
                 str(sub.attempts),
                 sub.job_id or "-",
                 "+".join(s.replace("r0_to_", "") for s in sub.steps_done) or "-",

@@ -6,9 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import partial
 
-from osa_core.closing.layout import CloseLayout
 from osa_core.config import Config
-from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
+from osa_core.paths import CloseLayout, NightPaths, datacheck_name, dl1_name, muons_name
 from osa_core.steps import StepPlan, command_template, render
 
 

@@ -18,7 +18,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.closing.layout import CloseLayout
 from osa_core.faults import fault_point
 from osa_core.fsio import (
     append_line,
@@ -28,7 +27,7 @@ from osa_core.fsio import (
     write_json_atomic,
     write_text_atomic,
 )
-from osa_core.paths import SUBRUN_FILE_RE, NightPaths
+from osa_core.paths import SUBRUN_FILE_RE, CloseLayout, NightPaths
 
 CHUNK = 4 * 1024 * 1024
 

@@ -1,78 +1,18 @@
-"""Where the closer stages, writes and moves things (one place, like osa_core.paths).
-
-Before closing, products live in the running tree; per-run close products are made under
-``running/.../close/``; finalising moves everything to the final DL1/DL2 tree (SPEC §4).
-"""
+"""What the closer reads from the running tree: which subruns are complete, and the
+staging folders of links its merge tools read. (Where things are: ``osa_core.paths``.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from osa_core.config import Config
 from osa_core.history import read_history, summarize
-from osa_core.paths import NightPaths, datacheck_name, dl1_name, dl2_name, muons_name, run_tag
+from osa_core.jobs import compact_ranges
+from osa_core.journal import Journal
+from osa_core.paths import CloseLayout, NightPaths, datacheck_name, dl1_name, muons_name
+from osa_core.plan import Plan
+from osa_core.status import Readiness
 from osa_core.steps import DATA_STEPS
-
-
-@dataclass(frozen=True)
-class CloseLayout:
-    paths: NightPaths
-
-    @property
-    def close_dir(self) -> Path:
-        return self.paths.close_dir
-
-    def run_dir(self, run: int) -> Path:
-        return self.close_dir / "staged" / run_tag(run)
-
-    def staged_dl1_dir(self, run: int) -> Path:
-        return self.run_dir(run) / "dl1"
-
-    def staged_muons_dir(self, run: int) -> Path:
-        return self.run_dir(run) / "muons"
-
-    def staged_datacheck_dir(self, run: int) -> Path:
-        return self.run_dir(run) / "datacheck"
-
-    def merged_dl1_file(self, run: int) -> Path:
-        return self.close_dir / "dl1" / dl1_name(run)
-
-    def merged_muons_file(self, run: int) -> Path:
-        return self.close_dir / "muons" / muons_name(run)
-
-    @property
-    def run_datacheck_dir(self) -> Path:
-        return self.close_dir / "datacheck"
-
-    def run_datacheck_file(self, run: int) -> Path:
-        return self.run_datacheck_dir / datacheck_name(run)
-
-    @property
-    def dl2_dir(self) -> Path:
-        return self.close_dir / "dl2"
-
-    def dl2_file(self, run: int) -> Path:
-        return self.dl2_dir / dl2_name(run)
-
-    @property
-    def longterm_file(self) -> Path:
-        return self.run_datacheck_dir / f"DL1_datacheck_{self.paths.folder}.h5"
-
-    def run_history(self, run: int) -> Path:
-        return self.paths.history_dir / f"close_{run_tag(run)}.jsonl"
-
-    @property
-    def night_history(self) -> Path:
-        return self.paths.history_dir / "close_night.jsonl"
-
-    @property
-    def moves_record(self) -> Path:
-        """Append-only record of every verified copy: the closer's memory across crashes."""
-        return self.paths.closer_dir / "moves.jsonl"
-
-    @property
-    def provenance_dir(self) -> Path:
-        return self.paths.final_dl1 / "log" / "provenance"
 
 
 def completed_subruns(paths: NightPaths, run: int, subruns: tuple[int, ...]) -> list[int]:
@@ -113,3 +53,31 @@ def stage_run_inputs(layout: CloseLayout, run: int, subruns: list[int]) -> None:
             if link.exists() or link.is_symlink():
                 link.unlink()
             link.symlink_to(target)
+
+
+def disk_readiness(config: Config, plan: Plan) -> Readiness:
+    """Readiness from the files alone (histories, journal, calibration products): what a
+    close job checks when it starts, without asking the scheduler anything."""
+    paths = NightPaths(config, plan.night)
+    view = Journal(paths.journal).read()
+    missing: list[str] = list(plan.problems)
+    given_up: list[str] = []
+    calibration = plan.calibration
+    if calibration is not None:
+        cal = NightPaths(config, calibration.night)
+        if not (
+            cal.drs4_file(calibration.drs4_run).exists()
+            and cal.calibration_file(calibration.pedcal_run).exists()
+        ):
+            missing.append("calibration products are not there yet")
+    for sequence in plan.data_sequences:
+        done = set(completed_subruns(paths, sequence.run, sequence.subruns))
+        gave = [s for s in sequence.subruns if (sequence.run, s) in view.given_up]
+        left = [s for s in sequence.subruns if s not in done and s not in gave]
+        if gave:
+            given_up.append(f"run {sequence.run:05d}: subruns {compact_ranges(gave)} given up")
+        if left:
+            missing.append(f"run {sequence.run:05d}: subruns {compact_ranges(left)} not done")
+    return Readiness(
+        ready=not missing, missing=missing, given_up=given_up, closed=paths.night_finished.exists()
+    )

@@ -23,15 +23,14 @@ from osa_core.closing.finalize import (
     write_manifest,
     write_night_finished,
 )
-from osa_core.closing.layout import CloseLayout, completed_subruns, stage_run_inputs
+from osa_core.closing.layout import completed_subruns, disk_readiness, stage_run_inputs
 from osa_core.closing.provenance import write_run_provenance
-from osa_core.closing.readiness import disk_readiness
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
 from osa_core.faults import fault_point
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
-from osa_core.paths import NightPaths, parse_night
+from osa_core.paths import CloseLayout, NightPaths, parse_night
 from osa_core.payload import log, run_steps
 from osa_core.plan import Plan, build_plan
 from osa_core.steps import CLOSE_NIGHT_STEPS, CLOSE_RUN_STEPS

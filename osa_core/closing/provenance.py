@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osa_core import __version__
-from osa_core.closing.layout import CloseLayout
 from osa_core.config import Config
 from osa_core.errors import InputError
 from osa_core.fsio import write_text_atomic
 from osa_core.history import StepRecord, read_history
-from osa_core.paths import NightPaths, run_tag
+from osa_core.paths import CloseLayout, NightPaths, run_tag
 
 NAMESPACE = "urn:osa:"
 _KIND_RE = [

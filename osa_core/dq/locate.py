@@ -19,9 +19,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from osa_core.closing.layout import CloseLayout
 from osa_core.dq import layout
-from osa_core.paths import NightPaths
+from osa_core.paths import CloseLayout, NightPaths
 
 
 @dataclass(frozen=True)

@@ -76,12 +76,6 @@ class NightDQ:
     def run_subruns(self, run: int) -> pd.DataFrame:
         return self.subruns[self.subruns["run"] == run]
 
-    def to_rich(self, width: int) -> Any:
-        """The whole night as a rich renderable fitting ``width`` columns."""
-        from osa_core.dq.render import night_renderable
-
-        return night_renderable(self, width)
-
     def to_json(self, run: int | None = None) -> dict[str, Any]:
         """Plain data for ``osa dq --json`` (with every subrun of ``run`` when given)."""
         summary = self.flag_summary()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import os
 import sqlite3
 import subprocess
@@ -24,16 +23,11 @@ from pathlib import Path
 
 from osa_core.config import Config, JobResources
 from osa_core.errors import SchedulerUnavailable
-from osa_core.executors.base import (
-    CANCELLED,
-    PENDING,
-    RUNNING,
-    JobRecord,
-    QueryResult,
-    TaskState,
-)
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
 from osa_core.fsio import ensure_dir
 from osa_core.jobs import JobSpec
+from osa_core.locking import FileLock
+from osa_core.vocabulary import State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -137,7 +131,8 @@ class LocalExecutor:
             )
             job_id = int(cursor.lastrowid or 0)
             rows = [
-                (job_id, i, PENDING) for i in (indices if indices is not None else (PLAIN_INDEX,))
+                (job_id, i, State.PENDING)
+                for i in (indices if indices is not None else (PLAIN_INDEX,))
             ]
             db.executemany("INSERT INTO tasks (job_id, idx, state) VALUES (?,?,?)", rows)
             db.execute("COMMIT")
@@ -195,11 +190,11 @@ class LocalExecutor:
             )
         return QueryResult(tasks=tasks, reachable=True, complete=True)
 
-    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
+    def end_lost(self, job_ids: Iterable[str]) -> EndResult:
         """Never needed here: the runner records every end in SQLite before it exits."""
-        return []
+        return EndResult()
 
-    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+    def release_held(self, job_ids: Iterable[str]) -> list[str]:
         """The local executor never holds a job."""
         return []
 
@@ -210,7 +205,7 @@ class LocalExecutor:
             row = db.execute(
                 "SELECT COUNT(*) FROM tasks t JOIN jobs j ON t.job_id=j.job_id "
                 "WHERE t.state=? AND j.name LIKE ? ESCAPE '\\'",
-                (PENDING, _like_prefix(name_prefix)),
+                (State.PENDING, _like_prefix(name_prefix)),
             ).fetchone()
         return int(row[0])
 
@@ -237,12 +232,12 @@ class LocalExecutor:
                 ).fetchall():
                     if wanted is not None and idx not in wanted:
                         continue
-                    if state == PENDING:
+                    if state == State.PENDING:
                         db.execute(
                             "UPDATE tasks SET state=?, reason=?, ended=? WHERE job_id=? AND idx=?",
-                            (CANCELLED, "cancelled by user", time.time(), job_id, idx),
+                            (State.CANCELLED, "cancelled by user", time.time(), job_id, idx),
                         )
-                    elif state == RUNNING:
+                    elif state == State.RUNNING:
                         db.execute(
                             "UPDATE tasks SET cancel_requested=1 WHERE job_id=? AND idx=?",
                             (job_id, idx),
@@ -262,16 +257,7 @@ def runner_lock_path(config: Config) -> Path:
 
 def runner_alive(config: Config) -> bool:
     """True when a runner holds the lock (without taking it)."""
-    path = runner_lock_path(config)
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    return FileLock(runner_lock_path(config)).is_held()
 
 
 def ensure_runner(config: Config) -> None:

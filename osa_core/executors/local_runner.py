@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import re
 import signal
@@ -21,17 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.executors.base import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    NODE_FAIL,
-    OUT_OF_MEMORY,
-    PENDING,
-    RUNNING,
-    TIMEOUT,
-)
 from osa_core.executors.local import PLAIN_INDEX, connect
+from osa_core.locking import FileLock
+from osa_core.vocabulary import State
 
 POLL_SECONDS = 0.2
 IDLE_EXIT_SECONDS = 5.0
@@ -68,9 +59,9 @@ def dependencies_pending(db, deps: str) -> bool:
     kind, ids = split_dependencies(deps)
     if kind == "afterany":
         query = f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state IN (?,?) LIMIT 1"
-        return db.execute(query, (PENDING, RUNNING)).fetchone() is not None
+        return db.execute(query, (State.PENDING, State.RUNNING)).fetchone() is not None
     query = f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state != ? LIMIT 1"
-    return db.execute(query, (COMPLETED,)).fetchone() is not None
+    return db.execute(query, (State.COMPLETED,)).fetchone() is not None
 
 
 def expand_pattern(pattern: str, job_id: int, idx: int, name: str) -> str:
@@ -143,7 +134,7 @@ class Runner:
                 "SELECT t.job_id, t.idx, t.pid, t.pid_start, t.started, j.memory, j.cpus, "
                 "j.time_limit, j.workdir FROM tasks t JOIN jobs j ON t.job_id=j.job_id "
                 "WHERE t.state=?",
-                (RUNNING,),
+                (State.RUNNING,),
             ).fetchall()
         for job_id, idx, pid, pid_start, started, memory, cpus, limit, _ in rows:
             exit_file = self.exit_file(job_id, idx)
@@ -183,7 +174,7 @@ class Runner:
     def has_pending(self) -> bool:
         with connect(self.db) as db:
             return (
-                db.execute("SELECT 1 FROM tasks WHERE state=? LIMIT 1", (PENDING,)).fetchone()
+                db.execute("SELECT 1 FROM tasks WHERE state=? LIMIT 1", (State.PENDING,)).fetchone()
                 is not None
             )
 
@@ -209,23 +200,23 @@ class Runner:
             del self.running[key]
 
     def finish(self, task: Running, rc: int | None, cpu: float | None, peak: int) -> None:
-        state, exit_code, sig, reason = COMPLETED, rc, None, ""
+        state, exit_code, sig, reason = State.COMPLETED, rc, None, ""
         if task.kill_state:
             state, reason = (
                 task.kill_state,
                 {
-                    TIMEOUT: "time limit reached",
-                    OUT_OF_MEMORY: "memory limit exceeded",
-                    CANCELLED: "cancelled by user",
+                    State.TIMEOUT: "time limit reached",
+                    State.OUT_OF_MEMORY: "memory limit exceeded",
+                    State.CANCELLED: "cancelled by user",
                 }[task.kill_state],
             )
-            sig, exit_code = signal.SIGKILL if task.kill_state == OUT_OF_MEMORY else None, 0
+            sig, exit_code = signal.SIGKILL if task.kill_state == State.OUT_OF_MEMORY else None, 0
         elif rc is None:
-            state, reason = NODE_FAIL, "task vanished"
+            state, reason = State.NODE_FAIL, "task vanished"
         elif rc < 0:
-            state, sig, exit_code, reason = FAILED, -rc, 0, f"killed by signal {-rc}"
+            state, sig, exit_code, reason = State.FAILED, -rc, 0, f"killed by signal {-rc}"
         elif rc != 0:
-            state = FAILED
+            state = State.FAILED
         self.record(task.job_id, task.idx, state, exit_code, sig, cpu, peak, reason)
         with contextlib.suppress(FileNotFoundError):
             task.exit_file.unlink()
@@ -240,7 +231,7 @@ class Runner:
         if task is not None:
             self.finish(task, rc, None, task.peak)
             return
-        state = NODE_FAIL if rc is None else COMPLETED if rc == 0 else FAILED
+        state = State.NODE_FAIL if rc is None else State.COMPLETED if rc == 0 else State.FAILED
         reason = "task lost while no runner watched it" if rc is None else ""
         self.record(job_id, idx, state, rc if rc is not None else None, None, None, None, reason)
 
@@ -272,7 +263,8 @@ class Runner:
             cancel = {
                 (j, i)
                 for j, i in db.execute(
-                    "SELECT job_id, idx FROM tasks WHERE state=? AND cancel_requested=1", (RUNNING,)
+                    "SELECT job_id, idx FROM tasks WHERE state=? AND cancel_requested=1",
+                    (State.RUNNING,),
                 ).fetchall()
             }
         for key, task in self.running.items():
@@ -281,14 +273,14 @@ class Runner:
                     self.kill(task, signal.SIGKILL)
                 continue
             if key in cancel:
-                self.start_kill(task, CANCELLED, signal.SIGTERM)
+                self.start_kill(task, State.CANCELLED, signal.SIGTERM)
             elif now > task.deadline:
-                self.start_kill(task, TIMEOUT, signal.SIGTERM)
+                self.start_kill(task, State.TIMEOUT, signal.SIGTERM)
             elif check_memory:
                 used = session_memory(task.pid)
                 task.peak = max(task.peak, used)
                 if used > task.memory_limit:
-                    self.start_kill(task, OUT_OF_MEMORY, signal.SIGKILL)
+                    self.start_kill(task, State.OUT_OF_MEMORY, signal.SIGKILL)
 
     def start_kill(self, task: Running, state: str, sig: int) -> None:
         task.kill_state, task.kill_time = state, time.time()
@@ -306,7 +298,7 @@ class Runner:
             rows = db.execute(
                 "SELECT DISTINCT j.job_id, j.dependencies FROM jobs j JOIN tasks t "
                 "ON t.job_id=j.job_id WHERE t.state=? AND j.dependencies != ''",
-                (PENDING,),
+                (State.PENDING,),
             ).fetchall()
             for job_id, deps in rows:
                 kind, ids = split_dependencies(deps)
@@ -314,12 +306,18 @@ class Runner:
                     continue
                 bad = db.execute(
                     f"SELECT 1 FROM tasks WHERE job_id IN ({ids}) AND state NOT IN (?,?,?) LIMIT 1",
-                    (PENDING, RUNNING, COMPLETED),
+                    (State.PENDING, State.RUNNING, State.COMPLETED),
                 ).fetchone()
                 if bad:
                     db.execute(
                         "UPDATE tasks SET state=?, reason=?, ended=? WHERE job_id=? AND state=?",
-                        (CANCELLED, "DependencyNeverSatisfied", time.time(), job_id, PENDING),
+                        (
+                            State.CANCELLED,
+                            "DependencyNeverSatisfied",
+                            time.time(),
+                            job_id,
+                            State.PENDING,
+                        ),
                     )
 
     # --- starting --------------------------------------------------------------------
@@ -335,7 +333,7 @@ class Runner:
                 "j.memory, j.cpus, j.time_limit, j.dependencies, t.cancel_requested "
                 "FROM tasks t JOIN jobs j ON t.job_id=j.job_id WHERE t.state=? "
                 "ORDER BY t.job_id, t.idx LIMIT 500",
-                (PENDING,),
+                (State.PENDING,),
             ).fetchall()
             waiting_on: dict[str, bool] = {}
             for (
@@ -417,13 +415,13 @@ class Runner:
         except OSError as exc:
             db.execute(
                 "UPDATE tasks SET state=?, reason=?, started=?, ended=? WHERE job_id=? AND idx=?",
-                (FAILED, f"could not start: {exc}", time.time(), time.time(), job_id, idx),
+                (State.FAILED, f"could not start: {exc}", time.time(), time.time(), job_id, idx),
             )
             return
         now = time.time()
         db.execute(
             "UPDATE tasks SET state=?, started=?, pid=?, pid_start=? WHERE job_id=? AND idx=?",
-            (RUNNING, now, popen.pid, process_start_time(popen.pid), job_id, idx),
+            (State.RUNNING, now, popen.pid, process_start_time(popen.pid), job_id, idx),
         )
         self.running[(job_id, idx)] = Running(
             job_id, idx, popen.pid, memory_limit, now + limit, popen, exit_file
@@ -438,16 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-budget", type=int, default=8 * 1024**3)
     parser.add_argument("--enforce-memory", type=int, default=1)
     args = parser.parse_args(argv)
-    args.lock.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(args.lock, "a+")  # noqa: SIM115 - held for the whole life of the runner
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock = FileLock(args.lock)
+    if not lock.try_acquire(f"{os.getpid()}"):
         return 0  # another runner is alive: nothing to do
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
     runner = Runner(
         args.db, max(1, args.max_parallel), args.memory_budget, bool(args.enforce_memory)
     )
@@ -457,12 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         runner.loop()
         # Release, then look once more: a submission that raced our exit is never orphaned
         # (its submitter either sees the lock free and starts a runner, or we see its task).
-        fcntl.flock(handle, fcntl.LOCK_UN)
+        lock.release()
         if not runner.has_pending():
             return 0
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not lock.try_acquire(f"{os.getpid()}"):
             return 0
 
 

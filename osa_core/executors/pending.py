@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from osa_core.config import JobResources
-from osa_core.executors.base import PENDING, JobRecord, QueryResult, TaskState
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
 from osa_core.jobs import JobSpec
+from osa_core.vocabulary import State
 
 
 class PendingExecutor:
@@ -43,7 +44,7 @@ class PendingExecutor:
                 continue
             name, comment, indices = self.jobs[job_id]
             for index in indices if indices is not None else (None,):
-                tasks.append(TaskState(job_id, index, PENDING, name=name, comment=comment))
+                tasks.append(TaskState(job_id, index, State.PENDING, name=name, comment=comment))
         return QueryResult(tasks=tasks)
 
     def find_jobs(self, name_prefix: str) -> list[JobRecord]:
@@ -60,10 +61,10 @@ class PendingExecutor:
     def describe(self) -> str:
         return "pending (nothing runs)"
 
-    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
-        return []
+    def end_lost(self, job_ids: Iterable[str]) -> EndResult:
+        return EndResult()
 
-    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+    def release_held(self, job_ids: Iterable[str]) -> list[str]:
         return []
 
     def count_pending(self, name_prefix: str) -> int:

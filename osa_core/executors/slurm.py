@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from osa_core.config import Config, JobResources
 from osa_core.errors import OsaError, SchedulerUnavailable
-from osa_core.executors.base import JobRecord, QueryResult, TaskState
+from osa_core.executors.api import EndResult, JobRecord, QueryResult
 from osa_core.executors.slurm_parse import (
     SACCT_FIELDS,
     SQUEUE_FORMAT,
@@ -32,6 +32,7 @@ from osa_core.executors.slurm_parse import (
     reconcile,
 )
 from osa_core.jobs import JobSpec, compact_ranges
+from osa_core.vocabulary import sorted_job_ids
 
 UNREACHABLE_HINTS = (
     "Unable to contact slurm controller",
@@ -169,7 +170,7 @@ class SlurmExecutor:
         return None, message
 
     def query(self, job_ids: Iterable[str]) -> QueryResult:
-        ids = sorted({str(int(j)) for j in job_ids}, key=int)
+        ids = sorted_job_ids(str(int(j)) for j in job_ids)
         if not ids:
             return QueryResult()
         joined = ",".join(ids)
@@ -207,31 +208,29 @@ class SlurmExecutor:
             message="; ".join(messages),
         )
 
-    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
-        """Release our jobs SLURM held after a launch failure (it does that to jobs being
+    def release_held(self, job_ids: Iterable[str]) -> list[str]:
+        """Release jobs SLURM held after a launch failure (it does that to jobs being
         launched when slurmctld restarts: "launch failed requeued held"); they would stay
         pending forever otherwise. Returns the released job ids."""
-        held = sorted(
-            {t.job_id for t in tasks if t.state == "PENDING" and "held" in t.reason.lower()},
-            key=int,
-        )
+        held = sorted_job_ids(str(int(j)) for j in job_ids)
         if held:
             result = _run(["scontrol", "release", *held], self.timeout)
             if result.returncode != 0:
                 return []
         return held
 
-    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
+    def end_lost(self, job_ids: Iterable[str]) -> EndResult:
         """Free what waits on jobs SLURM lost the end of, then cancel them. ``scontrol
-        update Dependency=`` takes the rewritten list (empty clears it)."""
-        from osa_core.lost_ends import rewrite_dependency
-
+        update Dependency=`` takes the rewritten list (empty clears it). A job whose
+        dependants could not be unhooked is NOT cancelled: with ``--kill-on-invalid-dep``
+        cancelling it would kill them."""
         gone = {j for j in job_ids if j.isdigit()}
         if not gone:
-            return []
+            return EndResult()
         out, err = self._read(["squeue", "--me", "-h", "-t", "PENDING", "-o", "%F|%E"])
         if out is None:
             raise SchedulerUnavailable(f"cannot read dependencies: {err}")
+        refused: dict[str, str] = {}
         rewritten: set[str] = set()
         for line in out.splitlines():
             job, _, dependency = line.partition("|")
@@ -243,9 +242,19 @@ class SlurmExecutor:
                 continue
             rewritten.add(job)
             new = rewrite_dependency(dependency, gone)
-            _run(["scontrol", "update", f"JobId={job}", f"Dependency={new}"], self.timeout)
-        result = _run(["scancel", *sorted(gone, key=int)], self.timeout)
-        return sorted(gone, key=int) if result.returncode == 0 else []
+            result = _run(["scontrol", "update", f"JobId={job}", f"Dependency={new}"], self.timeout)
+            if result.returncode != 0:
+                why = " ".join(result.stderr.split())[:200] or f"exit code {result.returncode}"
+                for lost in ids & gone:
+                    refused[lost] = f"could not unhook job {job} from it ({why}): not cancelled"
+        targets = sorted_job_ids(gone - set(refused))
+        if not targets:
+            return EndResult(refused=refused)
+        result = _run(["scancel", *targets], self.timeout)
+        if result.returncode != 0:
+            why = " ".join(result.stderr.split())[:200]
+            return EndResult(refused={**refused, **{j: f"scancel failed: {why}" for j in targets}})
+        return EndResult(ended=targets, refused=refused)
 
     def count_pending(self, name_prefix: str) -> int:
         out, err = self._read(["squeue", "--me", "-h", "-r", "-t", "PENDING", "-o", "%j"])
@@ -301,3 +310,19 @@ class SlurmExecutor:
             if _unreachable(result.stderr):
                 raise SchedulerUnavailable(f"scancel: {message}")
             raise SlurmCommandError(f"scancel: {message}")
+
+
+def rewrite_dependency(dependency: str, gone: set[str]) -> str:
+    """A squeue ``%E`` dependency without the jobs in ``gone``, in ``--dependency`` form:
+    ``afterok:14956(unfulfilled),afterany:14957_*(unfulfilled)`` minus {14956} →
+    ``afterany:14957_*``. Empty when nothing is left."""
+    kept = []
+    for entry in dependency.split(","):
+        entry = entry.split("(")[0].strip()
+        if not entry or entry == "(null)" or ":" not in entry:
+            continue
+        kind, *ids = entry.split(":")
+        ids = [i for i in ids if i.split("_")[0] not in gone]
+        if ids:
+            kept.append(":".join([kind, *ids]))
+    return ",".join(kept)

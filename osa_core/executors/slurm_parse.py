@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from osa_core.executors.base import ACTIVE_STATES, TaskState
+from osa_core.executors.api import TaskState
+from osa_core.vocabulary import ACTIVE_STATES
 
 SACCT_FIELDS = (
     "JobID",
@@ -25,6 +26,9 @@ SACCT_FIELDS = (
     "Comment",
 )
 SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
+#: Names slurmdbd shows for a few seconds before it has the job's own (seen here: a job
+#: that failed at once is listed as "allocation"): not the job's name, so not evidence.
+PLACEHOLDER_NAMES = frozenset({"allocation"})
 _JOBID_RE = re.compile(
     r"^(?P<job>[0-9]+)(?:_(?P<index>[0-9]+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[A-Za-z0-9_-]+))?$"
 )
@@ -158,7 +162,7 @@ def parse_sacct(output: str) -> Parsed:
                 cpu=parse_cpu(cpu),
                 max_rss=parse_size(rss),
                 reason="" if reason.strip() == "None" else reason.strip(),
-                name=name,
+                name="" if name in PLACEHOLDER_NAMES else name,
                 comment=comment,
             )
     for key, peak in peaks.items():

@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from osa_core.dq.render import night_renderable
 from osa_tui.engine import NightView
 from osa_tui.widgets.header import NightHeader
 
@@ -38,4 +39,4 @@ class DQScreen(Screen):
         elif isinstance(dq, str):
             body.update(dq)
         else:
-            body.update(dq.to_rich(width=self.size.width - 2))
+            body.update(night_renderable(dq, self.size.width - 2))

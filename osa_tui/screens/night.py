@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from osa_core.actions import Selection
-from osa_core.plan import CALIBRATION
+from osa_core.vocabulary import JobKind
 from osa_tui.engine import NightView
 from osa_tui.screens.filtering import FilterMixin
 from osa_tui.symbols import symbol
@@ -26,6 +26,8 @@ SHORT_STATE = {
     "TIMEOUT": "TIMEOUT",
     "CANCELLED": "cancelled",
     "UNKNOWN": "unknown",
+    "LOST": "LOST",
+    "WAITING": "waiting",
 }
 
 
@@ -135,7 +137,7 @@ class NightScreen(FilterMixin, Screen):
         needle = self.filter_text.lower()
         for seq in view.status.sequences:
             sequence = seq.sequence
-            is_cal = sequence.kind == CALIBRATION
+            is_cal = sequence.kind == JobKind.CALIBRATION
             subruns = "-" if is_cal else f"{len(sequence.subruns)}"
             if sequence.mismatch:
                 subruns = f"{len(sequence.subruns)}/{sequence.declared_subruns}!"

@@ -18,18 +18,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from osa_tui.symbols import FALLBACK_COLORS, symbol
+from osa_tui.symbols import color_of, is_failed, symbol
 
-FAILED_STATES = {
-    "FAILED",
-    "OUT_OF_MEMORY",
-    "TIMEOUT",
-    "NODE_FAIL",
-    "PREEMPTED",
-    "BOOT_FAIL",
-    "DEADLINE",
-    "CANCELLED",
-}
 LABEL_WIDTH = 12  # "02008 0150 │"
 CELL_WIDTH = 2
 
@@ -88,6 +78,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         self.cursor = 0
         self.selected: set[tuple[int, int]] = set()
         self.state_colors: dict[str, str] = {}
+        self._base_styles: dict[str, Style] = {}  # per state, for the current colours
         self._strips: dict[int, Strip] = {}
         self._per_line = 0
 
@@ -104,6 +95,7 @@ class SubrunGrid(ScrollView, can_focus=True):
 
     def set_state_colors(self, colors: dict[str, str]) -> None:
         self.state_colors = dict(colors)
+        self._base_styles.clear()
         self._strips.clear()
         self.refresh()
 
@@ -145,8 +137,11 @@ class SubrunGrid(ScrollView, can_focus=True):
 
     # --- rendering -------------------------------------------------------------------
     def _style(self, cell: Cell, index: int) -> Style:
-        color = self.state_colors.get(cell.state) or FALLBACK_COLORS.get(cell.state, "white")
-        style = Style(color=color, bold=cell.state in FAILED_STATES)
+        style = self._base_styles.get(cell.state)
+        if style is None:
+            color = color_of(cell.state, self.state_colors) or "white"
+            style = Style(color=color, bold=is_failed(cell.state))
+            self._base_styles[cell.state] = style
         if cell.key in self.selected:
             style += Style(underline=True, bold=True)
         if index == self.cursor and self.has_focus:
@@ -237,7 +232,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         n = len(self.cells)
         for step in range(1, n + 1):
             index = (self.cursor + direction * step) % n
-            if self.cells[index].state in FAILED_STATES:
+            if is_failed(self.cells[index].state):
                 self._set_cursor(index)
                 return
         self.notify("no failed subrun here", timeout=2)
@@ -251,7 +246,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         self.post_message(self.SelectionChanged(frozenset(self.selected)))
 
     def action_select_failed(self) -> None:
-        self.selected = {c.key for c in self.cells if c.state in FAILED_STATES}
+        self.selected = {c.key for c in self.cells if is_failed(c.state)}
         self._strips.clear()
         self.refresh()
         self.post_message(self.SelectionChanged(frozenset(self.selected)))

@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 
 from osa_core.campaign import Campaign, create_campaign
-from osa_core.closing.readiness import readiness
 from osa_core.config import Config, load_config
-from osa_core.executors.base import QueryResult
+from osa_core.executors.api import QueryResult
 from osa_core.generator import GeneratedRun, NightSpec, generate_night
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
+from osa_core.rules.readiness import readiness
 from osa_core.status import NightStatus, SequenceStatus, SubrunStatus
 from osa_tui.engine import CampaignView, Engine, NightView
 
@@ -121,7 +121,7 @@ def frozen_view(config: Config) -> NightView:
                 "DL2": 0.0,
             }
         )
-        from osa_core.status import _aggregate
+        from osa_core.status import aggregate_state as _aggregate
 
         sequences.append(
             SequenceStatus(

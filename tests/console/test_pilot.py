@@ -14,7 +14,7 @@ from osa_core.generator import NightSpec, generate_night
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.submission import submit_night
+from osa_core.usecases.night import submit_night
 from osa_tui.app import OsaApp
 from osa_tui.engine import Engine
 from osa_tui.screens.logs import LogsScreen
@@ -225,7 +225,7 @@ async def test_keys_are_remappable_by_binding_id(night) -> None:
 async def test_scheduler_unreachable_banner(night, monkeypatch) -> None:
     config, _ = night
     engine = Engine(config)
-    from osa_core.executors.base import QueryResult
+    from osa_core.executors.api import QueryResult
 
     monkeypatch.setattr(
         engine.executor,

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.closing.close import close_night
 from osa_core.closing.finalize import sha256
 from osa_core.config import Config, load_config
 from osa_core.errors import NeedsOperator
 from osa_core.generator import NightSpec, generate_night
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.submission import give_up, submit_night
+from osa_core.usecases.close import close_night
+from osa_core.usecases.night import give_up, submit_night
 from tests.conftest import NIGHT, fake_steps, write_config
 from tests.integration.test_executors import wait_settled
 

@@ -20,12 +20,12 @@ import pytest
 
 from osa_core.config import load_config
 from osa_core.demo.night import NIGHT, build_demo_night, default_cache
-from osa_core.executors.base import get_executor
+from osa_core.executors.factory import get_executor
 from osa_core.history import read_history
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.status import night_status
-from osa_core.submission import resubmit_failed, submit_night
+from osa_core.snapshot import night_status
+from osa_core.usecases.night import resubmit_failed, submit_night
 
 pytestmark = [pytest.mark.lstchain, pytest.mark.slow]
 CACHE = Path(os.environ.get("OSA_DEMO_CACHE", default_cache()))

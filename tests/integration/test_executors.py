@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 from osa_core.config import Config, load_config
-from osa_core.executors.base import get_executor
+from osa_core.executors.factory import get_executor
 from osa_core.executors.local import LocalExecutor, runner_alive, runner_lock_path
 from osa_core.generator import NightSpec, generate_night
 from osa_core.history import read_history
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.status import NightStatus, night_status
-from osa_core.submission import resubmit_failed, submit_night
+from osa_core.snapshot import night_status
+from osa_core.status import NightStatus
+from osa_core.usecases.night import resubmit_failed, submit_night
 from tests.conftest import NIGHT, fake_steps, write_config
 
 
@@ -249,10 +250,8 @@ def test_crash_between_sbatch_and_journal_is_recovered_not_duplicated(
             raise Crash  # the job exists in the executor, the journal never heard of it
         return original(action, **fields)
 
-    import osa_core.submission as submission
-
     monkeypatch.setattr(
-        submission.Journal, "append", lambda self, action, **f: crash_after_submit(action, **f)
+        Journal, "append", lambda self, action, **f: crash_after_submit(action, **f)
     )
     with pytest.raises(Crash):
         submit_night(config, plan)
@@ -268,7 +267,7 @@ def test_crash_between_sbatch_and_journal_is_recovered_not_duplicated(
 
 
 def test_cancel_marks_pending_and_kills_running(tmp_path: Path, kind: str) -> None:
-    from osa_core.submission import cancel
+    from osa_core.usecases.night import cancel
 
     config = make_night(
         tmp_path,

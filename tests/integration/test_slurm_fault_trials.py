@@ -31,13 +31,13 @@ import pytest
 from osa_core.closing.finalize import sha256
 from osa_core.config import Config
 from osa_core.errors import OsaError, SchedulerUnavailable
-from osa_core.executors.base import get_executor
+from osa_core.executors.factory import get_executor
 from osa_core.history import read_history
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.status import night_status
-from osa_core.submission import submit_night
+from osa_core.snapshot import night_status
+from osa_core.usecases.night import submit_night
 from tests.conftest import NIGHT, fake_steps
 from tests.integration.test_executors import make_night
 from tests.integration.test_slurm_faults import SCRIPT, kill
@@ -71,7 +71,7 @@ CLOSED_NIGHTS: list[Config] = []  # the reference and earlier trials, ticked lik
 def tick_closed_nights() -> None:
     """Cron keeps ticking recent nights: a closed night's tick ends its jobs that a
     restarted slurmctld brought back (osa_core/lost_ends.py), freeing the one node."""
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     for config in CLOSED_NIGHTS:
         try:
@@ -143,7 +143,7 @@ def products(config: Config) -> dict[str, str]:
 
 def tick_until_closed(config: Config, timeout: float, why: str) -> list[str]:
     """Cron, every 3 s: returns the one-line messages it printed while something was down."""
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     paths = NightPaths(config, NIGHT)
     messages = []
@@ -242,7 +242,7 @@ def run_trial(base: Path, faults: dict[str, tuple[str, ...]], rng: random.Random
 
 def tick_loop(config: Config, until: Callable[[], bool]) -> Callable[[], list[str]]:
     """Tick every second until ``until()``; returns a function giving its messages."""
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     messages: list[str] = []
     while not until():
@@ -256,7 +256,7 @@ def tick_loop(config: Config, until: Callable[[], bool]) -> Callable[[], list[st
 
 def wait_data_done(config: Config, timeout: float, why: str) -> None:
     """Cron until every subrun has completed (LOST ones are resubmitted by the ticks)."""
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     plan = build_plan(config, NIGHT)
     deadline = time.monotonic() + timeout

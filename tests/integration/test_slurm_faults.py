@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from osa_core.errors import SchedulerUnavailable
-from osa_core.executors.base import get_executor
+from osa_core.executors.factory import get_executor
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.status import night_status
-from osa_core.submission import submit_night
+from osa_core.snapshot import night_status
+from osa_core.usecases.night import submit_night
 from tests.conftest import NIGHT, fake_steps
 from tests.integration.test_executors import make_night, wait_settled
 
@@ -86,7 +86,7 @@ def test_slurmctld_killed_during_submission(tmp_path: Path, cluster, monkeypatch
     # A job submitted within ~1 s of the crash can be lost by SLURM (docs/slurm-local.md):
     # then it is UNKNOWN, and LOST once both squeue and sacct have had time to show it; the
     # next ticks resubmit it. Tick like cron until everything is submitted.
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     deadline = time.monotonic() + 120
     while True:
@@ -144,7 +144,7 @@ def test_slurmctld_killed_during_status(tmp_path: Path, cluster) -> None:
     # Cron ticks (they release jobs SLURM held after a launch failure, and resubmit what
     # the restarted controller lost: it recovers its last saved state, so jobs submitted
     # seconds before the kill can be gone and their ids reused) until every subrun is done.
-    from osa_core.batch import tick
+    from osa_core.usecases.tick import tick
 
     deadline = time.monotonic() + 240
     while True:

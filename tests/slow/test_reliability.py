@@ -23,7 +23,7 @@ from osa_core.generator import NightSpec, generate_night
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
-from osa_core.submission import resubmit_failed, submit_night
+from osa_core.usecases.night import resubmit_failed, submit_night
 from tests.conftest import NIGHT, fake_steps, write_config
 from tests.integration.test_closing import product_digests as all_digests
 from tests.integration.test_closing import wait_finished
@@ -179,7 +179,7 @@ def test_two_ticks_and_a_console_at_once_submit_once(tmp_path: Path) -> None:
 
     def console_action() -> None:
         from osa_core.actions import ACTIONS, Context
-        from osa_core.executors.base import get_executor
+        from osa_core.executors.factory import get_executor
 
         context = Context(config=config, plan=plan, executor=get_executor(config))
         try:

@@ -23,6 +23,7 @@ from osa_core.dq import cache as dq_cache
 from osa_core.dq.cache import FileCache
 from osa_core.dq.locate import FileStat, find_night_files
 from osa_core.dq.rawtable import fletcher32_ok, read_tables
+from osa_core.dq.render import night_renderable
 from osa_core.dq.summary import night_dq
 from osa_core.errors import ConfigError
 from osa_core.paths import NightPaths
@@ -169,7 +170,7 @@ def test_a_night_without_datacheck_says_so(tmp_path: Path) -> None:
     from rich.console import Console
 
     console = Console(width=100, record=True, color_system=None)
-    console.print(dq.to_rich(100))
+    console.print(night_renderable(dq, 100))
     assert "no datacheck yet" in console.export_text()
 
 

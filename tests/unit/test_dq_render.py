@@ -10,7 +10,7 @@ from rich.console import Console
 
 from osa_core.config import DQConfig
 from osa_core.dq.frames import run_frame
-from osa_core.dq.render import run_renderable, subrun_ranges
+from osa_core.dq.render import night_renderable, run_renderable, subrun_ranges
 from osa_core.dq.rules import evaluate
 from osa_core.dq.sparkline import BLOCKS, bins, sparkline
 from osa_core.dq.summary import NightDQ
@@ -66,11 +66,11 @@ def _text(renderable: object, width: int) -> str:
 def test_night_rendering_fits_80_columns_and_names_the_flags() -> None:
     dq = _night()
     assert dq.flag_summary() == {2009: "rate↓, jump 2, ped σ"}
-    text = _text(dq.to_rich(80), 80)
+    text = _text(night_renderable(dq, 80), 80)
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "02009" in text and "rate↓" in text and "subrun 12" in text
     assert any(ch in text for ch in BLOCKS)
-    wide = _text(dq.to_rich(160), 160)
+    wide = _text(night_renderable(dq, 160), 160)
     assert "Ped σ" in wide and "[dq] rate_drop_fraction" in wide
 
 

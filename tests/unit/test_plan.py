@@ -7,13 +7,19 @@ from pathlib import Path
 
 from osa_core.config import Config, load_config
 from osa_core.generator import GeneratedRun, NightSpec, generate_night
-from osa_core.plan import CALIBRATION, DATA, build_plan
+from osa_core.plan import build_plan
+from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, write_config
 
 
 def test_calibration_first_then_one_data_sequence_per_run(config: Config) -> None:
     plan = build_plan(config, NIGHT)
-    assert [s.kind for s in plan.sequences] == [CALIBRATION, DATA, DATA, DATA]
+    assert [s.kind for s in plan.sequences] == [
+        JobKind.CALIBRATION,
+        JobKind.DATA,
+        JobKind.DATA,
+        JobKind.DATA,
+    ]
     calib = plan.sequences[0]
     assert (calib.drs4_run, calib.run, calib.parent) == (2000, 2001, None)
     assert all(s.parent == 0 for s in plan.data_sequences)

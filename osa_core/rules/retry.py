@@ -17,17 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from osa_core.config import JobResources, RetryConfig
-from osa_core.executors.base import (
-    BOOT_FAIL,
-    CANCELLED,
-    DEADLINE,
-    NODE_FAIL,
-    OUT_OF_MEMORY,
-    PREEMPTED,
-    TIMEOUT,
-)
 from osa_core.status import SubrunStatus
 from osa_core.units import Duration, MemorySize
+from osa_core.vocabulary import State
 
 MEMORY, TIME, INFRA, SCIENCE, OPERATOR, DEPENDENCY, OTHER = (
     "memory",
@@ -42,13 +34,13 @@ MEMORY, TIME, INFRA, SCIENCE, OPERATOR, DEPENDENCY, OTHER = (
 
 def classify(subrun: SubrunStatus) -> str:
     state = subrun.state
-    if state == OUT_OF_MEMORY:
+    if state == State.OUT_OF_MEMORY:
         return MEMORY
-    if state in (TIMEOUT, DEADLINE):
+    if state in (State.TIMEOUT, State.DEADLINE):
         return TIME
-    if state in (NODE_FAIL, PREEMPTED, BOOT_FAIL, "LOST"):
+    if state in (State.NODE_FAIL, State.PREEMPTED, State.BOOT_FAIL, State.LOST):
         return INFRA
-    if state == CANCELLED:
+    if state == State.CANCELLED:
         return DEPENDENCY if "Dependency" in subrun.reason else OPERATOR
     if subrun.failed_step is not None:
         if subrun.failed_rc in (-9, 137) and "memory" in subrun.reason.lower():

@@ -1,8 +1,9 @@
-"""The executor interface and the job-state vocabulary (SLURM's, used by every executor).
+"""The executor interface: what the engine needs from any place that runs jobs.
 
 An executor submits a ``JobSpec`` (optionally with a narrower array, dependencies and
-overridden resources), answers what state each task is in, and cancels. Nothing else in the
-engine knows which executor runs; the choice is made once, in ``get_executor``.
+overridden resources), answers what state each task is in, and cancels. This module never
+imports an implementation (``local``, ``slurm``, ``pending``): they import it, and
+``osa_core.executors.factory`` picks one. States are ``osa_core.vocabulary.State``.
 """
 
 from __future__ import annotations
@@ -12,42 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from osa_core.config import Config, JobResources
+from osa_core.config import JobResources
 from osa_core.jobs import JobSpec
-
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-TIMEOUT = "TIMEOUT"
-OUT_OF_MEMORY = "OUT_OF_MEMORY"
-NODE_FAIL = "NODE_FAIL"
-PREEMPTED = "PREEMPTED"
-BOOT_FAIL = "BOOT_FAIL"
-DEADLINE = "DEADLINE"
-
-ACTIVE_STATES = frozenset(
-    {
-        PENDING,
-        RUNNING,
-        "REQUEUED",
-        "RESIZING",
-        "SUSPENDED",
-        "CONFIGURING",
-        "COMPLETING",
-        "REQUEUE_HOLD",
-        "REQUEUE_FED",
-        "SIGNALING",
-        "STAGE_OUT",
-        "STOPPED",
-        "RESV_DEL_HOLD",
-    }
-)
-FAILED_STATES = frozenset(
-    {FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, BOOT_FAIL, DEADLINE}
-)
-FINAL_STATES = FAILED_STATES | {COMPLETED}
+from osa_core.vocabulary import FINAL_STATES, State
 
 
 @dataclass(frozen=True)
@@ -56,7 +24,7 @@ class TaskState:
 
     job_id: str
     index: int | None
-    state: str
+    state: State
     exit_code: int | None = None
     signal: int | None = None
     elapsed: float | None = None
@@ -84,6 +52,14 @@ class JobRecord:
     job_id: str
     name: str
     comment: str
+
+
+@dataclass
+class EndResult:
+    """What ``end_lost`` did: the jobs ended, and those kept with the reason."""
+
+    ended: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,32 +111,17 @@ class Executor(Protocol):
         """One line for headers: which executor, reachable or not."""
         ...
 
-    def release_held(self, tasks: Iterable[TaskState]) -> list[str]:
+    def release_held(self, job_ids: Iterable[str]) -> list[str]:
         """Release jobs the scheduler held by itself (not by an operator); return their ids."""
         ...
 
-    def end_lost(self, job_ids: Iterable[str]) -> list[str]:
-        """End jobs whose end the scheduler lost (osa_core/lost_ends.py): drop them from the
-        dependencies of our pending jobs, then cancel them; return the ids ended."""
+    def end_lost(self, job_ids: Iterable[str]) -> EndResult:
+        """End jobs whose end the scheduler lost (osa_core/rules/lost_ends.py): drop them
+        from the dependencies of our pending jobs, then cancel them; never cancel one whose
+        dependants could not be unhooked."""
         ...
 
     def count_pending(self, name_prefix: str) -> int:
         """How many of our tasks (job names starting with the prefix) are pending: the
         pending-job cap of campaigns is checked with one call."""
         ...
-
-
-def get_executor(config: Config) -> Executor:
-    """The configured executor; ``auto`` means SLURM when its controller answers."""
-    kind = config.executor.kind
-    if kind == "auto":
-        from osa_core.executors.slurm import slurm_available
-
-        kind = "slurm" if slurm_available(config) else "local"
-    if kind == "slurm":
-        from osa_core.executors.slurm import SlurmExecutor
-
-        return SlurmExecutor(config)
-    from osa_core.executors.local import LocalExecutor
-
-    return LocalExecutor(config)
