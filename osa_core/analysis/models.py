@@ -21,17 +21,18 @@ out and its crashes turned into a :class:`NoModels` answer that says what was se
    Folders holding no ``dec_*`` line are passed over (lstosa would crash in them). Ties go
    to the lower level, as lstosa's ordered search does.
 2. **Declination line.** ``dec_2276`` is +22.76 deg and ``dec_min_413`` is -4.13 deg (three
-   or four digits, hundredths of a degree; lstosa's ``convert_dec_string``). The line nearest
-   the pointing declination (the RunCatalog ``source_dec``, which is the pointing) is taken,
-   unless it culminates farther from the zenith than the pointing does: the culmination
-   zenith angle is ``|latitude - dec|`` with the site latitude of gammapy's ``cta_north``
-   (28d45m43.7904s = 28.762164 deg), and a line culminating lower in the sky than the
-   pointing was not trained down to the pointing's smallest zenith angles. Such lines are
-   skipped, nearest first, until one culminates at most as far from the zenith as the
-   pointing. The check is waived when the pointing lies between (inclusive) the two lines
-   nearest the site latitude: near the zenith it would drop both (a pointing at the latitude
-   culminates at zenith angle 0, below every line), and the nearest line is the best there
-   is. Distance ties go to the line
+   or four digits, hundredths of a degree; lstosa's ``convert_dec_string``). Other names are
+   ignored (lstosa pairs names and values by position after dropping only the values, so a
+   stray ``dec_2276_old`` shifts its pairs). The line nearest the pointing declination (the
+   RunCatalog ``source_dec``, which is the pointing) is taken, unless it culminates farther
+   from the zenith than the pointing does: the culmination zenith angle is
+   ``|latitude - dec|`` with the site latitude of gammapy's ``cta_north`` (28d45m43.7904s =
+   28.762164 deg), and a line culminating lower in the sky than the pointing was not trained
+   down to the pointing's smallest zenith angles. Such lines are skipped, nearest first,
+   until one culminates at most as far from the zenith as the pointing. The check is waived
+   when the pointing lies between (inclusive) the two lines nearest the site latitude: there
+   it could drop both (a pointing at the latitude culminates at the zenith, nearer than any
+   line), and the nearest line is the best there is. Distance ties go to the line
    culminating nearer the zenith (lstosa leaves them to the directory listing order). With
    one line only there is no pair to lie between, so the check applies (lstosa crashes).
 3. **Product id.** The DL2 sub-production is named after the NSB folder: ``nsb_tuning_X.XX``

@@ -40,7 +40,8 @@ there is none falls back to the *earliest*, i.e. a scan taken *after* the night 
 own test expects 20200725 for 20200218); it globs
 ``ffactor_systematics*`` yet returns a path it builds (``ffactor_systematics_<date>.h5``)
 whether or not it exists, while ``onsite_create_ffactor_systematics_file`` writes
-``<prefix>_scan_fit_<date>.<subrun>.h5``. The rules here:
+``<prefix>_scan_fit_<date>.<subrun>.h5`` (and lstosa's Cat-B path globs ``scan_fit*.h5``).
+The rules here:
 
 * only ``<YYYYMMDD>/<version>/`` folders are searched (real dates, one level each);
 * the file of exactly that run (time) or date (systematics) in the calibration version,
@@ -49,7 +50,8 @@ whether or not it exists, while ``onsite_create_ffactor_systematics_file`` write
   ``get_major_version``; ``allow="any"``); allowed versions compete on closeness and a tie
   goes to the calibration version; a closer file in a version not allowed is named in the
   reason, not used;
-* a systematics folder counts only if it holds a file named for its own date, either name;
+* a systematics folder counts only if it holds a file named for its own date
+  (``ffactor_systematics_<date>.h5`` first, else ``[<prefix>_]scan_fit_<date>.<subrun>.h5``);
 * an operator may pin the run / date; a pin is taken as given (a later date included) and
   said so.
 
@@ -89,7 +91,7 @@ DATE_DIR_RE = re.compile(r"^[0-9]{8}$")
 TIME_CALIBRATION_RE = re.compile(r"^time_calibration\.Run(?P<run>[0-9]+)\.0000\.h5$")
 SYSTEMATICS_RE = re.compile(
     r"^(?:ffactor_systematics_(?P<date>[0-9]{8})\.h5"
-    r"|(?P<prefix>[A-Za-z0-9_]+)_scan_fit_(?P<scan_date>[0-9]{8})\.[0-9]{4}\.h5)$"
+    r"|(?:[A-Za-z0-9_]+_)?scan_fit_(?P<scan_date>[0-9]{8})\.[0-9]{4}\.h5)$"
 )
 CALIBRATION_FILTERS_RE = re.compile(
     r"^(?:no_sys_corrected_)?calibration_filters_(?P<filters>[0-9]{2})"

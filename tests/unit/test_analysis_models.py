@@ -372,6 +372,16 @@ def test_other_productions_and_stray_entries_are_ignored(tmp_path: Path) -> None
     assert choice.dec_line == "dec_2276"
 
 
+def test_stray_dec_names_do_not_shift_the_lines(tmp_path: Path) -> None:
+    # lstosa keeps every "dec*" name but drops only the unparsable values, then pairs them by
+    # position: with dec_2276_old listed, values and names no longer line up.
+    root = make_tree(tmp_path, {"0.14": ("dec_2276", "dec_2276_old", "dec_4822", "decoy")})
+    choice = choose(root, nsb=0.1, dec=50.0)
+    assert isinstance(choice, ModelChoice)
+    assert choice.dec_line == "dec_4822"
+    assert choice.path.name == "dec_4822"
+
+
 def test_prefix_without_trailing_underscore(tmp_path: Path) -> None:
     root = make_tree(tmp_path, {"0.14": ("dec_2276",)})
     choice = choose_rf_model(

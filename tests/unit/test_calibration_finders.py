@@ -499,6 +499,11 @@ def test_systematics_scan_fit_name(cat_a: Path) -> None:
     assert isinstance(found, CalibFile)
     assert found.path.name == "ffactor_systematics_20230410.h5"
     assert "later" not in found.reason
+    # lstcam_calib style, no prefix (lstosa's Cat-B path globs scan_fit*.h5)
+    touch(cat_a, sys_file("20230601", "v0.10.3", "scan_fit_20230601.0000.h5"))
+    found = find_systematics_file(cat_a, NIGHT, "v0.10.3")
+    assert isinstance(found, CalibFile)
+    assert found.path.name == "scan_fit_20230601.0000.h5"
 
 
 def test_systematics_versions(cat_a: Path) -> None:
