@@ -1,0 +1,1 @@
+"""Calibration inputs of a night, found on disk rather than typed in."""
