@@ -289,8 +289,9 @@ def data_subrun_event_kinds(n_events: int, n_pedestals: int, n_flatfields: int) 
 
     Each kind is spread evenly over the subrun (item ``k`` of a kind of count ``c`` sits near
     ``(k + 1/2) / c`` of the subrun), as the interleaved triggers of the camera come at a
-    fixed rate between the showers: any part of a subrun, and any of its four streams, holds
-    all three kinds.
+    fixed rate between the showers: any part of the subrun holds all three kinds. (Dealt
+    round-robin, a stream file need not: with 50 flat-fields in 198 events they land in
+    streams 1-2. lstchain reads all streams of a subrun, so nothing depends on it.)
     """
     n_showers = n_events - n_pedestals - n_flatfields
     if n_pedestals < 0 or n_flatfields < 0 or n_showers < 0:
