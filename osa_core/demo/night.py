@@ -28,23 +28,73 @@ DEMO_TEMPLATE = DEFAULT_CONFIG.parent / "demo.toml"
 UTC = dt.timezone.utc
 
 
+#: Interleaved pedestals per generated DATA subrun: ``lstchain_find_tailcuts`` skips every
+#: subrun with fewer than 100 and needs at least two usable subruns per run (with one, the
+#: spread of the subrun values it divides by is 0 and it rejects the run).
+TAILCUT_FINDER_MIN_PEDESTALS = 100
+#: ``--statistics`` for the Cat-B calibration of the demo: pedestal and flat-field events per
+#: calibration sample (production: 2500, i.e. 25 s of 100 Hz interleaved events). Samples
+#: run on across the subruns of a run; a run with fewer events of either type writes no
+#: calibration and the tool fails. With :data:`DATA_SUBRUN_FLATFIELDS` equal to it, every
+#: generated subrun closes one Cat-B sample.
+CAT_B_STATISTICS = 50
+#: Composition of every generated DATA subrun: the showers DL1/DL2 are about (48, as
+#: before), the pedestals the tail-cut finder needs, and one Cat-B sample of flat-fields
+#: (an interleaved flat-field costs ~0.17 s in lstchain_data_r0_to_dl1, a pedestal ~0.09 s,
+#: a shower ~0.015 s: the flat-fields are kept to what Cat-B needs).
+DATA_SUBRUN_SHOWERS = 48
+DATA_SUBRUN_PEDESTALS = TAILCUT_FINDER_MIN_PEDESTALS
+DATA_SUBRUN_FLATFIELDS = CAT_B_STATISTICS
+DATA_SUBRUN_EVENTS = DATA_SUBRUN_SHOWERS + DATA_SUBRUN_PEDESTALS + DATA_SUBRUN_FLATFIELDS
+
+
 @dataclass(frozen=True)
 class DemoRun:
+    """One generated run of the demo night.
+
+    ``pedestals``/``flatfields``: interleaved events per subrun (DATA runs only);
+    ``nsb_rate_ghz``: night-sky background of a DATA run, p.e./ns per pixel.
+    """
+
     run: int
     kind: str
     subruns: int
     events: int
     start: dt.datetime
+    pedestals: int | None = None
+    flatfields: int | None = None
+    nsb_rate_ghz: float = 0.0
 
 
 def demo_runs() -> list[DemoRun]:
-    from osa_core.demo.r0_writer import MIN_DRS4_EVENTS
+    """The generated runs. The two DATA runs differ in sky brightness so that the tail-cut
+    finder has something to decide: 2009 is a dark field (standard 8/4 cuts), 2010 a
+    moonlit one (0.25 p.e./ns: 10/5 cuts)."""
+    from osa_core.demo.r0_writer import DEFAULT_NSB_RATE_GHZ, MIN_DRS4_EVENTS
 
+    data = {
+        "kind": "DATA",
+        "events": DATA_SUBRUN_EVENTS,
+        "pedestals": DATA_SUBRUN_PEDESTALS,
+        "flatfields": DATA_SUBRUN_FLATFIELDS,
+    }
     return [
         DemoRun(2005, "DRS4", 1, MIN_DRS4_EVENTS, dt.datetime(2020, 2, 18, 20, 40, tzinfo=UTC)),
         DemoRun(2006, "PEDCALIB", 1, 100, dt.datetime(2020, 2, 18, 20, 50, tzinfo=UTC)),
-        DemoRun(2009, "DATA", 3, 60, dt.datetime(2020, 2, 18, 21, 25, tzinfo=UTC)),
-        DemoRun(2010, "DATA", 2, 60, dt.datetime(2020, 2, 18, 21, 45, tzinfo=UTC)),
+        DemoRun(
+            run=2009,
+            subruns=3,
+            start=dt.datetime(2020, 2, 18, 21, 25, tzinfo=UTC),
+            nsb_rate_ghz=DEFAULT_NSB_RATE_GHZ,
+            **data,
+        ),
+        DemoRun(
+            run=2010,
+            subruns=2,
+            start=dt.datetime(2020, 2, 18, 21, 45, tzinfo=UTC),
+            nsb_rate_ghz=0.25,
+            **data,
+        ),
     ]
 
 
@@ -112,13 +162,27 @@ def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
     for run in runs:
         for subrun in range(run.subruns):
             if not (r0_dir / rw.r0_file_name(run.run, subrun, 1)).exists():
+                mix = (
+                    f", {run.pedestals} pedestals + {run.flatfields} flat-fields interleaved"
+                    if run.kind == "DATA"
+                    else ""
+                )
                 say(
                     f"writing R0 run {run.run} subrun {subrun} ({run.kind}, {run.events} "
-                    "events, 4 streams)"
+                    f"events{mix}, 4 streams)"
                 )
                 with output_to(log):
                     rw.write_r0_subrun(
-                        r0_dir, run.run, subrun, run.events, run.kind, run_start=run.start, seed=7
+                        r0_dir,
+                        run.run,
+                        subrun,
+                        run.events,
+                        run.kind,
+                        run_start=run.start,
+                        seed=7,
+                        n_pedestals=run.pedestals,
+                        n_flatfields=run.flatfields,
+                        nsb_rate_ghz=run.nsb_rate_ghz,
                     )
     real_link = r0_dir / rw.r0_file_name(rw.REAL_RUN, 0, 1)
     if not real_link.exists():

@@ -12,7 +12,9 @@ zfits writer of ``protozfits`` in the CTA-R1v1 layout that ``ctapipe_io_lst`` un
   and pedestal events (SKY_PEDESTAL), so ``lstchain_create_calibration_file`` with the
   standard filter ``52`` cuts (3000-12000 ADC) computes coefficients;
 - ``DATA`` runs: elliptical shower images plus interleaved flat-field and pedestal events,
-  so ``lstchain_data_r0_to_dl1`` produces DL1 parameters and interleaved files.
+  all on a night-sky background, so ``lstchain_data_r0_to_dl1`` produces DL1 parameters and
+  interleaved files, and, with enough interleaved events per subrun,
+  ``lstchain_find_tailcuts`` and the Cat-B calibration have something to measure.
 
 The files carry no EVB pre-processing (``tdp_action`` 0, ``waveform_offset`` 0), i.e. raw
 ADC around a per-pixel baseline near 400 that is fixed for the whole camera: the DRS4 run of
@@ -42,12 +44,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "DEFAULT_NSB_RATE_GHZ",
     "DEMO_NIGHT_START",
     "DRS4_FIRST_CELL_STRIDE",
     "KINDS",
     "MIN_DRS4_EVENTS",
     "REAL_R0_MEMBER",
     "REAL_RUN",
+    "data_subrun_event_kinds",
     "fetch_real_lst_r0",
     "link_real_run",
     "r0_file_name",
@@ -95,8 +99,27 @@ _CAMERA_SEED = 1855
 # Flat-field illumination (p.e. per pixel) and its pulse time (samples).
 _FF_PE = 70.0
 _FF_PEAK_TIME = 20.0
-# Every n-th event of a DATA run is an interleaved flat-field / pedestal event.
+# Default share of interleaved events when a DATA subrun is written without explicit
+# counts: one flat-field and one pedestal event per 10 events (what ``n_events`` alone
+# gave before the counts became parameters).
 _INTERLEAVED_EVERY = 10
+#: Night-sky background of the open camera in DATA runs, p.e. per ns per pixel. Every
+#: event of a DATA run (showers, interleaved pedestals, interleaved flat-fields) carries it,
+#: as on site: the interleaved pedestals measure exactly the noise the showers are cleaned
+#: against. Measured through the real chain (osa_core/demo/NOTES.md): 0.10 p.e./ns gives a
+#: median 95 % quantile of the pedestal charge of 3.8 p.e. (lstchain's "dark MC" level),
+#: 0.15 gives 4.8 p.e., which ``lstchain_find_tailcuts`` maps to the standard 8/4 tail cuts
+#: and +0.12 p.e./ns over dark MC: a dark extragalactic field. DRS4 and PEDCALIB runs are
+#: taken with the camera closed: no NSB.
+DEFAULT_NSB_RATE_GHZ = 0.15
+# Single-p.e. amplitude spread of the PMTs: gamma distribution of mean 1 and variance
+# F^2 - 1 = 0.222 (the excess noise factor lstchain's calibration assumes).
+_SPE_VARIANCE = 0.222
+# NSB photons are drawn on a 0.5 ns grid over the peak times whose pulses reach the
+# 40-ns readout (the LST pulse starts ~4 ns before and ends ~20 ns after its maximum).
+_NSB_BIN_NS = 0.5
+_NSB_T_MIN_NS = -20.0
+_NSB_T_MAX_NS = N_SAMPLES + 5.0
 # DRS4 runs move the first capacitor by this many cells per event instead of at random.
 # ``lstchain_create_drs4_pedestal_file`` only averages samples 10..38 of a readout, and only
 # for capacitors already read once before (it needs their last readout time); any capacitor
@@ -123,6 +146,10 @@ class _Camera:
     pulse: np.ndarray  # (N_GAINS, n), normalised to unit integral over 1 ns samples
     pulse_peak_t: np.ndarray  # (N_GAINS,) ns, time of the pulse maximum
     baseline: np.ndarray  # (N_GAINS, N_PIXELS) ADC
+    # (N_GAINS, n_bins, N_SAMPLES): pulse of one p.e. whose maximum is at the centre of each
+    # NSB time bin, sampled at the readout samples (unit integral); NSB waveforms are then
+    # one matrix product per gain instead of one interpolation per photon.
+    nsb_kernel: np.ndarray
 
 
 def _load_camera() -> _Camera:
@@ -139,43 +166,90 @@ def _load_camera() -> _Camera:
     pulse = shape / (shape.sum(axis=1, keepdims=True) * width)
     rng = np.random.default_rng(_CAMERA_SEED)
     baseline = np.round(_BASELINE_ADC + rng.normal(0.0, 8.0, size=(N_GAINS, N_PIXELS)))
+    pulse_peak_t = pulse_t[np.argmax(pulse, axis=1)]
+    bin_centres = np.arange(_NSB_T_MIN_NS, _NSB_T_MAX_NS, _NSB_BIN_NS) + _NSB_BIN_NS / 2
+    samples = np.arange(N_SAMPLES, dtype=float)
+    kernel = np.stack(
+        [
+            np.interp(
+                samples[np.newaxis, :] - bin_centres[:, np.newaxis] + pulse_peak_t[gain],
+                pulse_t,
+                pulse[gain],
+                left=0.0,
+                right=0.0,
+            )
+            for gain in range(N_GAINS)
+        ]
+    )
     return _Camera(
         pix_x=geometry.pix_x.to_value("m"),
         pix_y=geometry.pix_y.to_value("m"),
         pix_area=geometry.pix_area.to_value("m2"),
         pulse_t=pulse_t,
         pulse=pulse,
-        pulse_peak_t=pulse_t[np.argmax(pulse, axis=1)],
+        pulse_peak_t=pulse_peak_t,
         baseline=baseline,
+        nsb_kernel=kernel,
     )
 
 
-def _waveform(cam: _Camera, pe: np.ndarray, peak_time: np.ndarray, rng: Any) -> np.ndarray:
+def _nsb_pe_per_bin(cam: _Camera, rng: Any, rate_ghz: float) -> np.ndarray:
+    """Night-sky photons of one event: (N_PIXELS, n_bins) p.e. per NSB time bin.
+
+    Photon counts are Poisson with ``rate_ghz`` p.e./ns in every pixel, arrival times uniform
+    over the bins (including those before the readout whose pulse tails reach into it), and
+    each photon's amplitude follows the single-p.e. spread. Random pile-up in time is what
+    makes the peak-searching charge extractor of lstchain see positive pedestal charges,
+    which ``lstchain_find_tailcuts`` relies on.
+    """
+    import numpy as np
+
+    n_bins = cam.nsb_kernel.shape[1]
+    n_photons = rng.poisson(rate_ghz * n_bins * _NSB_BIN_NS, N_PIXELS)
+    pixel = np.repeat(np.arange(N_PIXELS), n_photons)
+    time_bin = rng.integers(0, n_bins, pixel.size)
+    shape = 1.0 / _SPE_VARIANCE
+    amplitude = rng.gamma(shape, 1.0 / shape, pixel.size)
+    flat = np.bincount(pixel * n_bins + time_bin, weights=amplitude, minlength=N_PIXELS * n_bins)
+    return flat.reshape(N_PIXELS, n_bins)
+
+
+def _waveform(
+    cam: _Camera,
+    pe: np.ndarray,
+    peak_time: np.ndarray,
+    rng: Any,
+    nsb_rate_ghz: float = 0.0,
+) -> np.ndarray:
     """Raw uint16 waveforms (N_GAINS, N_PIXELS, N_SAMPLES) for the given charge and times.
 
     Pulses are the camera's reference pulse shape scaled to ``pe`` times the ADC/p.e. factor
     of each gain, placed so their maximum falls at ``peak_time`` (in samples, 1 ns each),
-    on the fixed per-pixel baseline with Gaussian electronic noise, clipped to 12 bits.
+    plus ``nsb_rate_ghz`` of night-sky photons (the same photons in both gains, as one PMT
+    feeds both), on the fixed per-pixel baseline with Gaussian electronic noise, clipped to
+    12 bits.
     """
     import numpy as np
 
     samples = np.arange(N_SAMPLES, dtype=float)
+    nsb = _nsb_pe_per_bin(cam, rng, nsb_rate_ghz) if nsb_rate_ghz > 0 else None
     out = np.empty((N_GAINS, N_PIXELS, N_SAMPLES), dtype=float)
     for gain in range(N_GAINS):
         shifted = samples[np.newaxis, :] - peak_time[:, np.newaxis] + cam.pulse_peak_t[gain]
         shape = np.interp(shifted, cam.pulse_t, cam.pulse[gain], left=0.0, right=0.0)
         signal = shape * (pe * _ADC_PER_PE[gain])[:, np.newaxis]
+        if nsb is not None:
+            signal += (nsb @ cam.nsb_kernel[gain]) * _ADC_PER_PE[gain]
         noise = rng.normal(0.0, _NOISE_ADC[gain], size=(N_PIXELS, N_SAMPLES))
         out[gain] = cam.baseline[gain][:, np.newaxis] + signal + noise
     return np.clip(np.round(out), 0, _MAX_ADC).astype(np.uint16)
 
 
-def _pedestal_image(rng: Any, nsb_pe: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Charge and times of a pedestal event: optional night-sky background only."""
+def _pedestal_image(rng: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Charge and times of a pedestal event: no signal (the NSB is added to the waveform)."""
     import numpy as np
 
-    pe = rng.poisson(nsb_pe, N_PIXELS).astype(float) if nsb_pe > 0 else np.zeros(N_PIXELS)
-    return pe, rng.uniform(2.0, 37.0, N_PIXELS)
+    return np.zeros(N_PIXELS), rng.uniform(2.0, 37.0, N_PIXELS)
 
 
 def _flatfield_image(rng: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -210,18 +284,28 @@ def _shower_image(cam: _Camera, rng: Any) -> tuple[np.ndarray, np.ndarray]:
     return pe, peak_time
 
 
-def _event_kind(kind: str, index_in_run: int) -> str:
-    """Which event to generate at position ``index_in_run`` (0-based) of a run of ``kind``."""
-    if kind == "DRS4":
-        return "drs4"
-    if kind == "PEDCALIB":
-        return "flatfield" if index_in_run % 2 == 0 else "pedestal"
-    position = index_in_run % _INTERLEAVED_EVERY
-    if position == _INTERLEAVED_EVERY - 2:
-        return "flatfield"
-    if position == _INTERLEAVED_EVERY - 1:
-        return "pedestal"
-    return "shower"
+def data_subrun_event_kinds(n_events: int, n_pedestals: int, n_flatfields: int) -> list[str]:
+    """Event kinds (``shower``, ``pedestal``, ``flatfield``) of a DATA subrun, in time order.
+
+    Each kind is spread evenly over the subrun (item ``k`` of a kind of count ``c`` sits near
+    ``(k + 1/2) / c`` of the subrun), as the interleaved triggers of the camera come at a
+    fixed rate between the showers: any part of the subrun holds all three kinds. (Dealt
+    round-robin, a stream file need not: with 50 flat-fields in 198 events they land in
+    streams 1-2. lstchain reads all streams of a subrun, so nothing depends on it.)
+    """
+    n_showers = n_events - n_pedestals - n_flatfields
+    if n_pedestals < 0 or n_flatfields < 0 or n_showers < 0:
+        raise ValueError(
+            f"{n_pedestals} pedestals + {n_flatfields} flat-fields do not fit in {n_events} events"
+        )
+    keyed = [
+        ((k + 0.5) / count, order, name)
+        for order, (name, count) in enumerate(
+            (("flatfield", n_flatfields), ("pedestal", n_pedestals), ("shower", n_showers))
+        )
+        for k in range(count)
+    ]
+    return [name for _, _, name in sorted(keyed)]
 
 
 def _unix_tai_ns(when: datetime) -> int:
@@ -243,6 +327,9 @@ def write_r0_subrun(
     event_rate_hz: float = 200.0,
     tel_id: int = 1,
     first_cell_stride: int | None = None,
+    n_pedestals: int | None = None,
+    n_flatfields: int | None = None,
+    nsb_rate_ghz: float = DEFAULT_NSB_RATE_GHZ,
 ) -> list[Path]:
     """Write one generated subrun of ``run`` as ``streams`` zfits files and return their paths.
 
@@ -255,11 +342,34 @@ def write_r0_subrun(
     ``first_cell_stride``: DRS4 first capacitor advance per event; default
     :data:`DRS4_FIRST_CELL_STRIDE` for ``DRS4`` runs (which then need at least
     :data:`MIN_DRS4_EVENTS` events to cover every capacitor) and random for the others.
+
+    DATA runs only: ``n_pedestals`` interleaved pedestals and ``n_flatfields`` interleaved
+    flat-fields among the ``n_events`` (default one of each per 10 events; the rest are
+    showers, see :func:`data_subrun_event_kinds`), all on a night-sky background of
+    ``nsb_rate_ghz`` p.e./ns per pixel. ``lstchain_find_tailcuts`` only uses subruns with
+    >= 100 interleaved pedestals, and Cat-B calibration needs its ``--statistics`` of each
+    interleaved type per run.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if n_events < 1 or streams < 1:
         raise ValueError("n_events and streams must be positive")
+    if nsb_rate_ghz < 0:
+        raise ValueError("nsb_rate_ghz must not be negative")
+    if kind == "DRS4":
+        kinds = ["drs4"] * n_events
+    elif kind == "PEDCALIB":
+        kinds = ["flatfield" if (subrun * n_events + i) % 2 == 0 else "pedestal"
+                 for i in range(n_events)]  # fmt: skip
+    else:
+        default = n_events // _INTERLEAVED_EVERY
+        kinds = data_subrun_event_kinds(
+            n_events,
+            default if n_pedestals is None else n_pedestals,
+            default if n_flatfields is None else n_flatfields,
+        )
+    # the camera is closed (no sky light) in DRS4 and PEDCALIB runs
+    nsb = nsb_rate_ghz if kind == "DATA" else 0.0
 
     import numpy as np
     import protozfits
@@ -364,12 +474,12 @@ def write_r0_subrun(
         for i in range(n_events):
             index = first_index + i
             event_id = index + 1
-            what = _event_kind(kind, index)
+            what = kinds[i]
             if what == "flatfield":
                 pe, peak_time = _flatfield_image(rng)
                 event_type, trigger = _EVENT_TYPE_FLATFIELD, _TRIGGER_CALIBRATION
             elif what == "pedestal":
-                pe, peak_time = _pedestal_image(rng, nsb_pe=0.2)
+                pe, peak_time = _pedestal_image(rng)
                 event_type, trigger = _EVENT_TYPE_PEDESTAL, _TRIGGER_PEDESTAL
             elif what == "shower":
                 pe, peak_time = _shower_image(cam, rng)
@@ -410,7 +520,7 @@ def write_r0_subrun(
                 num_samples=N_SAMPLES,
                 num_modules=N_MODULES,
                 pixel_status=numpy_to_any_array(np.full(N_PIXELS, 0b1100, dtype=np.uint8)),
-                waveform=numpy_to_any_array(_waveform(cam, pe, peak_time, rng)),
+                waveform=numpy_to_any_array(_waveform(cam, pe, peak_time, rng, nsb)),
                 first_cell_id=numpy_to_any_array(first_cell.astype(np.uint16)),
                 module_hires_local_clock_counter=numpy_to_any_array(
                     counters["local_clock_counter"].copy()
