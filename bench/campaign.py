@@ -73,9 +73,9 @@ def worker(config_path: str, reps: int, status_reps: int) -> None:
 
     began = time.perf_counter()
     import astropy.io.ascii  # noqa: F401  - what reading a RunSummary may need
-    import osa_core.batch
-    import osa_core.closing.close
-    import osa_core.submission  # noqa: F401
+    import osa_core.usecases.close
+    import osa_core.usecases.night
+    import osa_core.usecases.tick  # noqa: F401
 
     from osa_core.campaign import (
         DONE,
@@ -181,7 +181,7 @@ def _prepare(base: Path) -> Path:
     (base / "models").mkdir()
     config = base / "osa.toml"
     config.write_text(
-        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n[night]\nstreams = 1\n\n'
+        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
         '[analysis]\nmodels_dir = "models"\n'
     )
     return config

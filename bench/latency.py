@@ -88,7 +88,7 @@ def _fake_steps(fail: dict[str, str] | None = None) -> str:
 def _config(base: Path, kind: str, fail: dict[str, str] | None = None) -> Path:
     (base / "models").mkdir(exist_ok=True)
     body = (
-        f'[executor]\nkind = "{kind}"\n\n[night]\nstreams = 1\n\n'
+        f'[executor]\nkind = "{kind}"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
         f'{_fake_steps(fail)}\n[analysis]\nmodels_dir = "{base / "models"}"\n'
     )
     return write_config(base, body)

@@ -133,7 +133,7 @@ def _ours(ctx: Context, base: Path, subruns: int) -> dict[str, Any]:
     generate_night(base, NightSpec(night=NIGHT, data_runs=1, subruns=subruns, streams=1))
     (base / "models").mkdir()
     body = (
-        '[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\n\n'
+        '[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
         f'{fake_steps(fail={"dl1ab": "5"})}\n[analysis]\nmodels_dir = "{base / "models"}"\n'
     )
     config_path = write_config(base, body)

@@ -29,7 +29,7 @@ DESCRIPTION = """\
 **Status** — `night_status` (the console's and cron's refresh) on a night whose N subruns
 are real, finished SLURM array tasks, against the bare `sacct` that refresh needs. The
 night (N/200 runs of 200 subruns, one R0 stream) is submitted to the local SLURM cluster
-through `osa_core.submission.submit_night` with every job script's body replaced by
+through `osa_core.usecases.night.submit_night` with every job script's body replaced by
 `exit 0` just before `sbatch` (the `#SBATCH` lines stay), so the tasks finish in minutes;
 then 3 successful step records per subrun are appended with `osa_core.history` so the
 status reads N real history files. With `[closing] auto` (the default) the night also
@@ -168,7 +168,7 @@ def run(ctx: Context) -> list[Row]:
         generate_night(base, NightSpec(night=NIGHT, data_runs=runs, subruns=subruns, streams=1))
         config_path = base / "osa.toml"
         config_path.write_text(
-            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\n\n'
+            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
             "[slurm]\nmax_pending_jobs = 100000\n"
         )
         config = load_config(config_path)

@@ -65,6 +65,8 @@ class PathsConfig:
     dl2: Path = Path("DL2")
     closer: Path = Path("OSA/Closer")
     state: Path = Path("OSA/state")
+    tailcuts: Path = Path("auxiliary/TailCuts")
+    catb_calibration: Path = Path("monitoring/PixelCalibration/Cat-B")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class NightConfig:
     calibration_lookback_nights: int = 4
     max_subruns: int = 10000
     filter_wheels: int = 52
+    workflow: str = "per_run"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class SlurmConfig:
     command_timeout: int = 60
     calibration: JobResources = JobResources(memory=MemorySize(3 * 1024**3), time=Duration(7200))
     data: JobResources = JobResources()
+    run_calibration: JobResources = JobResources(
+        memory=MemorySize(10 * 1024**3), time=Duration(3600)
+    )
     close: JobResources = JobResources(memory=MemorySize(4 * 1024**3), time=Duration(3600))
 
 
@@ -138,6 +144,10 @@ class AnalysisConfig:
     time_calibration_file: Path | None = None
     systematics_file: Path | None = None
     calibration_config: Path | None = None
+    apply_catb: bool = True
+    catb_required: bool = False
+    models_root: Path | None = None
+    mc_prod: str = ""
     payload_mode: str = "fork"
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -163,10 +173,19 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    """How the calibration inputs of a night are found (docs/night.md)."""
+
+    versions: str = "exact"
+    filters_by_night: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClosingConfig:
     """How a night gets closed."""
 
     auto: bool = True
+    keep_dl1a: str = "link"
 
 
 @dataclass(frozen=True)
@@ -234,6 +253,7 @@ class Config:
     executor: ExecutorConfig = ExecutorConfig()
     slurm: SlurmConfig = SlurmConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     steps: dict[str, StepConfig] = field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
     closing: ClosingConfig = ClosingConfig()
@@ -245,6 +265,9 @@ class Config:
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("executor", "kind"): ("auto", "local", "slurm"),
     ("analysis", "payload_mode"): ("fork", "exec"),
+    ("night", "workflow"): ("per_run", "fixed"),
+    ("calibration", "versions"): ("exact", "series", "any"),
+    ("closing", "keep_dl1a"): ("link", "copy"),
 }
 _POSITIVE_INTS = {
     "streams",

@@ -86,7 +86,7 @@ class _Specs:
 
     def __init__(self, snapshot: NightSnapshot) -> None:
         self.snapshot = snapshot
-        self.data: dict[int, JobSpec] | None = None
+        self.data: dict[tuple[int, JobKind], JobSpec] | None = None
         self.close: dict[tuple[str, bool], JobSpec] = {}
 
     def of(self, job: PlannedJob) -> JobSpec:
@@ -104,9 +104,10 @@ class _Specs:
                 self.close[key] = spec
             return self.close[key]
         if self.data is None:
-            self.data = {spec.run: spec for spec in write_scripts(config, plan)}
-        spec = self.data.get(job.run)
-        return spec or job_spec(config, plan, plan.sequence_for_run(job.run))
+            self.data = {(s.run, JobKind(s.kind)): s for s in write_scripts(config, plan)}
+        kind = JobKind(job.kind)
+        spec = self.data.get((job.run, kind))
+        return spec or job_spec(config, plan, plan.sequence_for_run(job.run), kind)
 
 
 def submit_one(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob) -> str:

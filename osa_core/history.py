@@ -14,6 +14,9 @@ from typing import Any
 from osa_core.fsio import append_line, read_json_lines
 
 FIELDS = ("run", "subrun", "step", "prod_id", "start", "end", "rc")
+#: The note of a failure the run goes on without (the tail-cut finder that cannot decide):
+#: recorded with rc 0, so the step counts as done, and the note says why.
+TOLERATED = "tolerated"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from osa_core.config import Config, JobResources
 from osa_core.fsio import ensure_dir, write_text_atomic
 from osa_core.paths import NightPaths
-from osa_core.plan import Plan, Sequence
+from osa_core.plan import Calibration, Plan, Sequence
 from osa_core.vocabulary import JobKind
 
 
@@ -87,8 +87,37 @@ def parse_ranges(text: str) -> tuple[int, ...]:
     return tuple(result)
 
 
-def payload_command(config: Config, sequence: Sequence, plan: Plan) -> tuple[str, ...]:
-    """The argument list of the job payload for one sequence (validated values only)."""
+def calibration_arguments(calibration: Calibration) -> list[str]:
+    """The Cat-A calibration the plan found, as payload arguments (validated values:
+    dates, integers, and paths the finders chose under the configured trees)."""
+    args = [
+        "--calibration-night",
+        calibration.night.isoformat(),
+        "--drs4-night",
+        calibration.drs4_from.isoformat(),
+        "--drs4-run",
+        str(calibration.drs4_run),
+        "--pedcal-run",
+        str(calibration.pedcal_run),
+        "--filters",
+        str(calibration.filters),
+    ]
+    if calibration.time_calibration is not None:
+        args += ["--time-calibration-file", str(calibration.time_calibration)]
+    if calibration.systematics is not None:
+        args += ["--systematics-file", str(calibration.systematics)]
+    return args
+
+
+#: The payload's phase argument for each per-subrun job kind.
+PHASE_OF = {JobKind.DATA: "all", JobKind.DL1A: "dl1a", JobKind.DL1B: "dl1b"}
+
+
+def payload_command(
+    config: Config, sequence: Sequence, plan: Plan, kind: JobKind | None = None
+) -> tuple[str, ...]:
+    """The argument list of the job payload for one job of a sequence (validated values)."""
+    kind = kind or JobKind(sequence.kind)
     command = [
         sys.executable,
         "-m",
@@ -99,59 +128,71 @@ def payload_command(config: Config, sequence: Sequence, plan: Plan) -> tuple[str
         plan.night.isoformat(),
     ]
     calibration = plan.calibration
-    if sequence.kind == JobKind.CALIBRATION:
-        command += [
-            "calibration",
-            "--calibration-night",
-            sequence.night.isoformat(),
-            "--drs4-run",
-            str(sequence.drs4_run),
-            "--pedcal-run",
-            str(sequence.run),
-        ]
+    assert calibration is not None, "sequences are planned only with a calibration"
+    if kind == JobKind.CALIBRATION:
+        command.append("calibration")
+    elif kind == JobKind.RUN_CALIBRATION:
+        command += ["runcal", "--run", str(sequence.run)]
+        if sequence.source_dec is not None:
+            command += ["--pointing-dec", f"{float(sequence.source_dec):.6f}"]
     else:
-        assert calibration is not None, "data sequences are planned only with a calibration"
-        command += [
-            "data",
-            "--run",
-            str(sequence.run),
-            "--calibration-night",
-            calibration.night.isoformat(),
-            "--drs4-run",
-            str(calibration.drs4_run),
-            "--pedcal-run",
-            str(calibration.pedcal_run),
-        ]
-    return tuple(command)
+        command += ["data", "--run", str(sequence.run), "--phase", PHASE_OF[kind]]
+    return (*command, *calibration_arguments(calibration))
 
 
-def job_spec(config: Config, plan: Plan, sequence: Sequence) -> JobSpec:
-    """The JobSpec of one sequence (dependencies are filled in at submission time)."""
+def resources_for(config: Config, kind: JobKind) -> JobResources:
+    """What a job of this kind asks the scheduler for ([slurm.*])."""
+    if kind == JobKind.CALIBRATION:
+        return config.slurm.calibration
+    if kind == JobKind.RUN_CALIBRATION:
+        return config.slurm.run_calibration
+    if kind.is_close:
+        return config.slurm.close
+    return config.slurm.data
+
+
+def job_spec(
+    config: Config, plan: Plan, sequence: Sequence, kind: JobKind | None = None
+) -> JobSpec:
+    """The JobSpec of one job of a sequence (dependencies are filled in at submission)."""
+    kind = kind or JobKind(sequence.kind)
     paths = NightPaths(config, plan.night)
-    resources = (
-        config.slurm.calibration if sequence.kind == JobKind.CALIBRATION else config.slurm.data
-    )
-    array = None if sequence.kind == JobKind.CALIBRATION else sequence.subruns
-    if sequence.kind == JobKind.CALIBRATION:
+    if kind == JobKind.CALIBRATION:
+        array = None
         output = paths.calibration_log_pattern(sequence.run, "out")
         error = paths.calibration_log_pattern(sequence.run, "err")
+    elif kind == JobKind.RUN_CALIBRATION:
+        array = None
+        output = paths.run_calibration_log_pattern(sequence.run, "out")
+        error = paths.run_calibration_log_pattern(sequence.run, "err")
     else:
+        array = sequence.subruns
         output = paths.log_pattern(sequence.run, "out")
         error = paths.log_pattern(sequence.run, "err")
     return JobSpec(
-        name=sequence.job_name,
-        kind=sequence.kind,
+        name=sequence.job_name_of(kind),
+        kind=kind,
         night=plan.night.isoformat(),
         run=sequence.run,
-        script=paths.job_script(sequence.kind, sequence.run),
+        script=paths.job_script(kind, sequence.run),
         array=array,
-        resources=resources,
+        resources=resources_for(config, kind),
         account=config.slurm.account,
         output=output,
         error=error,
-        command=payload_command(config, sequence, plan),
+        command=payload_command(config, sequence, plan, kind),
         workdir=paths.running,
     )
+
+
+def job_kinds(plan: Plan, sequence: Sequence) -> tuple[JobKind, ...]:
+    """The kinds of job a sequence runs: the calibration; a data run's single job, or its
+    three phases with the per-run workflow."""
+    if sequence.kind == JobKind.CALIBRATION:
+        return (JobKind.CALIBRATION,)
+    if plan.per_run:
+        return (JobKind.DL1A, JobKind.RUN_CALIBRATION, JobKind.DL1B)
+    return (JobKind.DATA,)
 
 
 _PLAIN_RE = re.compile(r"^[A-Za-z0-9_./%+:=,@-]+$")
@@ -200,7 +241,7 @@ def render_script(spec: JobSpec) -> str:
 
 
 def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
-    """Render and atomically write every sequence's script; return the specs."""
+    """Render and atomically write every job's script; return the specs in plan order."""
     paths = NightPaths(config, plan.night)
     for folder in (paths.jobs_dir, paths.log_dir, paths.history_dir):
         ensure_dir(folder)
@@ -208,12 +249,13 @@ def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
     for sequence in plan.sequences:
         if not sequence.needs_job:
             continue
-        spec = job_spec(config, plan, sequence)
-        text = render_script(spec)
-        if _read_or_none(spec.script) != text:  # an unchanged night rewrites nothing
-            write_text_atomic(spec.script, text)
-            spec.script.chmod(0o750)
-        specs.append(spec)
+        for kind in job_kinds(plan, sequence):
+            spec = job_spec(config, plan, sequence, kind)
+            text = render_script(spec)
+            if _read_or_none(spec.script) != text:  # an unchanged night rewrites nothing
+                write_text_atomic(spec.script, text)
+                spec.script.chmod(0o750)
+            specs.append(spec)
     return specs
 
 

@@ -103,6 +103,15 @@ def within(root: Path, path: Path) -> Path:
     return path
 
 
+_SCRIPT_PREFIX = {
+    "CALIBRATION": "calibration",
+    "DATA": "sequence",
+    "DL1A": "dl1a",
+    "RUN_CALIBRATION": "runcal",
+    "DL1B": "dl1b",
+}
+
+
 @dataclass(frozen=True)
 class NightPaths:
     """All folders and files of one night for one configuration."""
@@ -145,11 +154,24 @@ class NightPaths:
         base = self.config.paths.pixel_calibration / "calibration" / self.folder
         return base / self.config.production.calibration_version
 
+    @property
+    def catb_dir(self) -> Path:
+        """``Cat-B/calibration/YYYYMMDD``: the onsite tool adds its version folder (and a
+        ``pro`` link) below."""
+        return self.config.paths.catb_calibration / "calibration" / self.folder
+
+    @property
+    def tailcuts_dir(self) -> Path:
+        """Where the tail-cut finder writes ``dl1ab_RunNNNNN.json`` and its log."""
+        root = self.config.paths.tailcuts
+        return within(root, root / self.folder / self.config.production.prod_id)
+
     def drs4_file(self, run: int) -> Path:
         return self.drs4_dir / drs4_name(run)
 
-    def calibration_file(self, run: int) -> Path:
-        return self.calibration_dir / calibration_name(run, self.config.night.filter_wheels)
+    def calibration_file(self, run: int, filters: int) -> Path:
+        """The Cat-A charge calibration of a PEDCALIB run (its name carries the filters)."""
+        return self.calibration_dir / calibration_name(run, filters)
 
     # --- running analysis tree -----------------------------------------------------------
     @cached_property
@@ -195,9 +217,26 @@ class NightPaths:
     def history_file(self, run: int, subrun: int) -> Path:
         return self.history_dir / f"{run_tag(run, subrun)}.jsonl"
 
+    def run_history(self, run: int) -> Path:
+        """The history of a run's phase-2 steps (Cat-B, tail cuts)."""
+        return self.history_dir / f"{run_tag(run)}.runcal.jsonl"
+
+    @property
+    def run_calibration_dir(self) -> Path:
+        return self.running / "runcal"
+
+    def run_calibration_record(self, run: int) -> Path:
+        """What a run's phase 2 decided (osa_core.run_calibration)."""
+        return self.run_calibration_dir / f"{run_tag(run)}.json"
+
     def job_script(self, kind: str, run: int) -> Path:
-        prefix = "calibration" if kind == "CALIBRATION" else "sequence"
+        prefix = _SCRIPT_PREFIX.get(kind, "sequence")
         return self.jobs_dir / f"{prefix}_{self.config.night.telescope}_{_check_run(run):05d}.sh"
+
+    def job_name(self, kind: str, run: int, tag: str) -> str:
+        """The scheduler's job name: names the night, the kind and the run, so a job whose
+        id was lost is found again by name (``osa_20200218_dat_02008``)."""
+        return f"osa_{self.folder}_{tag}_{_check_run(run):05d}"
 
     def log_pattern(self, run: int, suffix: str) -> Path:
         """SLURM ``--output`` pattern: ``Run02008.%4a_%A.out`` (array index zero-padded)."""
@@ -206,6 +245,13 @@ class NightPaths:
     def log_file(self, run: int, subrun: int, job_id: str, suffix: str) -> Path:
         """The concrete log file a task writes (the pattern above, expanded)."""
         return self.log_dir / f"{run_tag(run, subrun)}_{job_id}.{suffix}"
+
+    def run_calibration_log_pattern(self, run: int, suffix: str) -> Path:
+        """A run's phase-2 job ``--output``: ``runcal_Run02008_%j.out``."""
+        return self.log_dir / f"runcal_{run_tag(run)}_%j.{suffix}"
+
+    def run_calibration_log_file(self, run: int, job_id: str, suffix: str) -> Path:
+        return self.log_dir / f"runcal_{run_tag(run)}_{job_id}.{suffix}"
 
     def calibration_log_pattern(self, run: int, suffix: str) -> Path:
         """The calibration job's ``--output``: ``calibration_Run02006_%j.out``."""
@@ -244,15 +290,51 @@ class NightPaths:
     # --- final tree -------------------------------------------------------------------------
     @property
     def final_dl1(self) -> Path:
+        """The final DL1 folder for the configured (fixed) cleaning id."""
+        return self.final_dl1_of(self.config.production.dl1_prod_id)
+
+    @property
+    def final_dl1_root(self) -> Path:
+        """``DL1/YYYYMMDD/<prod_id>``: DL1a, muons, interleaved; one folder per cleaning id
+        below it (a night's runs may have different ones)."""
         root = self.config.paths.dl1
-        prod = self.config.production
-        return within(root, root / self.folder / prod.prod_id / prod.dl1_prod_id)
+        return within(root, root / self.folder / self.config.production.prod_id)
+
+    def final_dl1_of(self, dl1_prod_id: str) -> Path:
+        root = self.config.paths.dl1
+        return (
+            within(root, self.final_dl1_root / dl1_prod_id) if dl1_prod_id else self.final_dl1_root
+        )
+
+    def final_dl2_of(self, dl2_prod_id: str) -> Path:
+        root = self.config.paths.dl2
+        base = root / self.folder / self.config.production.prod_id
+        return within(root, base / dl2_prod_id if dl2_prod_id else base)
+
+    @property
+    def longterm_file(self) -> Path:
+        """The night-wise datacheck where the site's pages read it:
+        ``DL1/datacheck_files/night_wise/<prod_id>/YYYYMMDD/DL1_datacheck_YYYYMMDD.h5``."""
+        root = self.config.paths.dl1
+        return within(
+            root,
+            root
+            / "datacheck_files"
+            / "night_wise"
+            / self.config.production.prod_id
+            / self.folder
+            / f"DL1_datacheck_{self.folder}.h5",
+        )
+
+    def longterm_link(self, suffix: str = "h5") -> Path:
+        """``DL1/datacheck_files/night_wise/DL1_datacheck_YYYYMMDD.<ext>``: the link the
+        pages follow to the newest production's night-wise file."""
+        return self.longterm_file.parent.parent.parent / f"DL1_datacheck_{self.folder}.{suffix}"
 
     @property
     def final_dl2(self) -> Path:
-        root = self.config.paths.dl2
-        prod = self.config.production
-        return within(root, root / self.folder / prod.prod_id / prod.dl2_prod_id)
+        """The final DL2 folder for the configured (fixed) ids."""
+        return self.final_dl2_of(self.config.production.dl2_prod_id)
 
     @property
     def closer_dir(self) -> Path:

@@ -32,9 +32,21 @@ from pathlib import Path
 
 from osa_core.config import Config, load_config
 from osa_core.errors import OsaError
-from osa_core.history import StepRecord, append_record, read_history, summarize
+from osa_core.history import TOLERATED, StepRecord, append_record, read_history, summarize
 from osa_core.paths import NightPaths, parse_night
-from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, StepContext, StepPlan, SubrunContext
+from osa_core.phase2 import RunContext, decide, write_decision
+from osa_core.steps import (
+    CALIBRATION_STEPS,
+    DATA_STEPS,
+    DL1A_STEPS,
+    DL1B_STEPS,
+    RUN_CALIBRATION_STEPS,
+    CalibrationInputs,
+    StepContext,
+    StepPlan,
+    SubrunContext,
+)
+from osa_core.tailcuts import TailcutError
 
 MISSING_OUTPUT_RC = 70  # the tool said success but an expected output is not there
 IO_ERROR_RC = 74  # the payload itself could not write (history, folders): disk full?
@@ -198,8 +210,11 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
     summary = summarize(read_history(history))
     plans = [context.step(name) for name in steps]
     todo = []
+    notes = summary.last_note_of
     for plan in plans:
-        if plan.name in summary.done and all(p.exists() for p in plan.outputs) and not todo:
+        outputs_there = all(p.exists() for p in plan.outputs)
+        tolerated = notes.get(plan.name, "").startswith(TOLERATED)
+        if plan.name in summary.done and (outputs_there or tolerated) and not todo:
             log(f"{plan.name}: done earlier, skipped")
             continue
         todo.append(plan)
@@ -246,6 +261,10 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
                 note = f"killed by signal {-rc}"
             else:
                 note = disk_full_note(plan)
+                why = plan.tolerate(rc) if plan.tolerate is not None and not note else ""
+                if why:
+                    remove_outputs(plan)  # a failing tool may leave a partial product
+                    rc, note = 0, f"{TOLERATED} exit {rc}: {why}"
         record = StepRecord(
             run=context.run,
             subrun=context.subrun,
@@ -283,19 +302,49 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
     return 0
 
 
+PHASE_STEPS = {"all": DATA_STEPS, "dl1a": DL1A_STEPS, "dl1b": DL1B_STEPS}
+
+
+def add_calibration_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Cat-A calibration the plan found (``osa_core.jobs.calibration_arguments``)."""
+    parser.add_argument("--calibration-night", required=True)
+    parser.add_argument("--drs4-night", help="default: the calibration night")
+    parser.add_argument("--drs4-run", type=int, required=True)
+    parser.add_argument("--pedcal-run", type=int, required=True)
+    parser.add_argument("--filters", type=int, help="default: [night] filter_wheels")
+    parser.add_argument("--time-calibration-file", type=Path)
+    parser.add_argument("--systematics-file", type=Path)
+
+
+def calibration_of(config: Config, args: argparse.Namespace) -> CalibrationInputs:
+    night = parse_night(args.calibration_night)
+    return CalibrationInputs(
+        night=night,
+        drs4_night=parse_night(args.drs4_night) if args.drs4_night else night,
+        drs4_run=args.drs4_run,
+        pedcal_run=args.pedcal_run,
+        filters=args.filters if args.filters is not None else config.night.filter_wheels,
+        time_calibration=args.time_calibration_file,
+        systematics=args.systematics_file,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m osa_core.payload", description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--date", required=True)
     sub = parser.add_subparsers(dest="kind", required=True)
-    for kind in ("data", "calibration"):
-        p = sub.add_parser(kind)
-        if kind == "data":
-            p.add_argument("--run", type=int, required=True)
-            p.add_argument("--subrun", type=int, help="default: $SLURM_ARRAY_TASK_ID")
-        p.add_argument("--calibration-night", required=True)
-        p.add_argument("--drs4-run", type=int, required=True)
-        p.add_argument("--pedcal-run", type=int, required=True)
+    data = sub.add_parser("data", help="a subrun's steps (one array task)")
+    data.add_argument("--run", type=int, required=True)
+    data.add_argument("--subrun", type=int, help="default: $SLURM_ARRAY_TASK_ID")
+    data.add_argument("--phase", choices=sorted(PHASE_STEPS), default="all")
+    add_calibration_arguments(data)
+    runcal = sub.add_parser("runcal", help="a run's phase 2: Cat-B, tail cuts, models")
+    runcal.add_argument("--run", type=int, required=True)
+    runcal.add_argument("--pointing-dec", type=float, help="degrees (RunCatalog source_dec)")
+    add_calibration_arguments(runcal)
+    calibration = sub.add_parser("calibration", help="the night's Cat-A calibration")
+    add_calibration_arguments(calibration)
     return parser
 
 
@@ -304,7 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, check_paths=False)
         night = parse_night(args.date)
-        calibration_night = parse_night(args.calibration_night)
+        calibration = calibration_of(config, args)
+        paths = NightPaths(config, night)
+        if args.kind == "runcal":
+            return run_phase2(config, night, args.run, calibration, args.pointing_dec)
         if args.kind == "data":
             subrun = args.subrun
             if subrun is None:
@@ -313,19 +365,13 @@ def main(argv: list[str] | None = None) -> int:
                     log("no --subrun and no SLURM_ARRAY_TASK_ID: nothing to run")
                     return 2
                 subrun = int(task)
-            run, steps = args.run, DATA_STEPS
+            run, steps = args.run, PHASE_STEPS[args.phase]
         else:
             run, subrun, steps = args.pedcal_run, 0, CALIBRATION_STEPS
         context = SubrunContext(
-            config=config,
-            night=night,
-            run=run,
-            subrun=subrun,
-            calibration_night=calibration_night,
-            drs4_run=args.drs4_run,
-            pedcal_run=args.pedcal_run,
+            config=config, night=night, run=run, subrun=subrun, calibration=calibration
         )
-        history = NightPaths(config, night).history_file(run, subrun)
+        history = paths.history_file(run, subrun)
         log(f"{args.kind} run {run} subrun {subrun}: history {history}")
         return run_steps(config, context, steps, history)
     except OsaError as err:
@@ -337,5 +383,29 @@ def main(argv: list[str] | None = None) -> int:
         return IO_ERROR_RC
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_phase2(
+    config: Config,
+    night: dt.date,
+    run: int,
+    calibration: CalibrationInputs,
+    pointing_dec: float | None,
+) -> int:
+    """Cat-B and tail cuts (tolerated where the run can go on), then the run's decision."""
+    paths = NightPaths(config, night)
+    context = RunContext(config=config, night=night, run=run, calibration=calibration)
+    log(f"run calibration of run {run}: history {paths.run_history(run)}")
+    rc = run_steps(config, context, RUN_CALIBRATION_STEPS, paths.run_history(run))
+    if rc != 0:
+        return rc
+    try:
+        record = decide(config, night, run, calibration, pointing_dec)
+    except TailcutError as err:
+        log(f"error: {err}")
+        return 2
+    where = write_decision(config, night, record)
+    log(
+        f"run {run}: cleaning {record.tailcuts.describe()}; Cat-B "
+        f"{'ok' if record.catb.ok else 'none: ' + record.catb.reason}; models "
+        f"{record.models.path or 'none'} ({record.models.reason}); written {where}"
+    )
+    return 0

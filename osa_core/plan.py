@@ -9,37 +9,21 @@ calibration sequence; their array indices are the subruns found on disk.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from osa_core.calibration.inputs import Calibration, find_calibration
 from osa_core.config import Config
 from osa_core.errors import InputError
-from osa_core.night.model import Night, Run, load_night
+from osa_core.night.model import Night, load_night
 from osa_core.night.runsummary import ANALYSED_TYPES, exclusion_reason
 from osa_core.paths import NightPaths, sequence_name
+from osa_core.vocabulary import JobKind
 
-CALIBRATION = "CALIBRATION"
-DATA = "DATA"
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Which DRS4 + PEDCALIB pair calibrates the night, and from which night it comes."""
-
-    night: dt.date
-    drs4_run: int
-    pedcal_run: int
-    lookback: int  # 0 = tonight
-    products_exist: bool  # the calibration files are already there (no job needed)
-
-    @property
-    def description(self) -> str:
-        where = (
-            "tonight"
-            if self.lookback == 0
-            else f"from {self.night} ({self.lookback} night(s) back)"
-        )
-        return f"DRS4 {self.drs4_run} + PEDCALIB {self.pedcal_run} {where}"
+CALIBRATION = JobKind.CALIBRATION  # the calibration sequence of a night
+DATA = JobKind.DATA  # a data run's sequence (its jobs are DATA, or DL1A/RUN_CALIBRATION/DL1B)
 
 
 @dataclass(frozen=True)
@@ -66,8 +50,13 @@ class Sequence:
 
     @property
     def job_name(self) -> str:
-        """SLURM job name: names the night and the run so a lost job id can be found."""
-        return f"osa_{self.night:%Y%m%d}_{self.kind[:3].lower()}_{self.run:05d}"
+        """SLURM job name of the sequence's own kind (see ``job_name_of``)."""
+        return self.job_name_of(JobKind(self.kind))
+
+    def job_name_of(self, kind: JobKind) -> str:
+        """SLURM job name: names the night, the job kind and the run, so a job whose id was
+        lost is found again by name."""
+        return f"osa_{self.night:%Y%m%d}_{kind.tag}_{self.run:05d}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +95,11 @@ class Plan:
     excluded: tuple[Excluded, ...]
     warnings: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    workflow: str = "fixed"  # "per_run": Cat-B and tail cuts per run (three phases)
+
+    @property
+    def per_run(self) -> bool:
+        return self.workflow == "per_run"
 
     @property
     def data_sequences(self) -> tuple[Sequence, ...]:
@@ -132,12 +126,18 @@ class Plan:
                 "night": self.calibration.night.isoformat(),
                 "drs4_run": self.calibration.drs4_run,
                 "pedcal_run": self.calibration.pedcal_run,
+                "drs4_night": self.calibration.drs4_from.isoformat(),
                 "lookback": self.calibration.lookback,
                 "products_exist": self.calibration.products_exist,
                 "description": self.calibration.description,
+                "filters": self.calibration.filters,
+                "time_calibration": _text(self.calibration.time_calibration),
+                "systematics": _text(self.calibration.systematics),
+                "choices": [vars(c) for c in self.calibration.choices],
             }
         return {
             "night": self.night.isoformat(),
+            "workflow": self.workflow,
             "calibration": calibration,
             "sequences": [s.to_dict() for s in self.sequences],
             "excluded": [vars(e) for e in self.excluded],
@@ -147,72 +147,48 @@ class Plan:
         }
 
 
-def _calibration_pair(night: Night) -> tuple[Run, Run] | None:
-    drs4 = [r for r in night.runs if r.run_type == "DRS4"]
-    pedcal = [r for r in night.runs if r.run_type == "PEDCALIB"]
-    if not drs4 or not pedcal:
-        return None
-    return max(drs4, key=lambda r: r.run), max(pedcal, key=lambda r: r.run)
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
-def find_calibration(
+def runs_reader(
     config: Config, night: Night, *, use_cache: bool = True, write_cache: bool = True
-) -> tuple[Calibration | None, list[str], Run | None]:
-    """Tonight's pair, else the last good pair within the look-back window."""
-    notes: list[str] = []
-    for back in range(0, config.night.calibration_lookback_nights + 1):
-        if back == 0:
-            candidate = night
-        else:
-            earlier = night.date - dt.timedelta(days=back)
-            paths = NightPaths(config, earlier)
-            if not paths.run_summary.exists():
-                continue
-            try:
-                candidate = load_night(paths, use_cache=use_cache, write_cache=write_cache)
-            except InputError as err:
-                notes.append(f"look-back {earlier}: {err}")
-                continue
-        pair = _calibration_pair(candidate)
-        if pair is None:
-            continue
-        drs4, pedcal = pair
-        cal_paths = NightPaths(config, candidate.date)
-        exist = (
-            cal_paths.drs4_file(drs4.run).exists()
-            and cal_paths.calibration_file(pedcal.run).exists()
-        )
-        calibration = Calibration(
-            night=candidate.date,
-            drs4_run=drs4.run,
-            pedcal_run=pedcal.run,
-            lookback=back,
-            products_exist=exist,
-        )
-        if back:
-            notes.append(f"no calibration runs tonight; using {calibration.description}")
-        return calibration, notes, pedcal
-    return None, notes, None
+) -> Callable[[dt.date], list[tuple[int, str]] | None]:
+    """The runs of a night (tonight's already read; earlier nights from their RunSummary,
+    through the night cache); None for a night without a readable RunSummary."""
+    problems: dict[dt.date, str] = {}
+
+    def runs_of(date: dt.date) -> list[tuple[int, str]] | None:
+        if date == night.date:
+            return [(r.run, r.run_type) for r in night.runs]
+        paths = NightPaths(config, date)
+        if not paths.run_summary.exists():
+            return None
+        try:
+            earlier = load_night(paths, use_cache=use_cache, write_cache=write_cache)
+        except InputError as err:
+            problems[date] = str(err)
+            return None
+        return [(r.run, r.run_type) for r in earlier.runs]
+
+    return runs_of
 
 
 def plan_night(
     config: Config, night: Night, *, use_cache: bool = True, write_cache: bool = True
 ) -> Plan:
     """Build the night's sequences from an already-read ``Night``."""
-    calibration, notes, pedcal_run = find_calibration(
-        config, night, use_cache=use_cache, write_cache=write_cache
+    found = find_calibration(
+        config, night.date, runs_reader(config, night, use_cache=use_cache, write_cache=write_cache)
     )
-    warnings = list(night.warnings) + notes
+    calibration = found.calibration
+    warnings = list(night.warnings) + list(found.notes)
     problems: list[str] = []
     sequences: list[Sequence] = []
     excluded: list[Excluded] = []
     parent = None
     if calibration is None:
-        problems.append(
-            f"no DRS4+PEDCALIB pair tonight nor in the "
-            f"{config.night.calibration_lookback_nights} previous night(s); "
-            "data sequences cannot be calibrated"
-        )
+        problems.append(found.problem)
     else:
         parent = 0
         sequences.append(
@@ -222,7 +198,7 @@ def plan_night(
                 run=calibration.pedcal_run,
                 parent=None,
                 subruns=(0,),
-                declared_subruns=pedcal_run.declared_subruns if pedcal_run else 1,
+                declared_subruns=1,
                 night=calibration.night,
                 drs4_run=calibration.drs4_run,
                 needs_job=not calibration.products_exist,
@@ -230,11 +206,11 @@ def plan_night(
         )
     for run in night.runs:
         if run.run_type not in ANALYSED_TYPES:
-            if (
-                calibration is None
-                or run.run not in (calibration.drs4_run, calibration.pedcal_run)
-                or calibration.night != night.date
-            ):
+            used = calibration is not None and (
+                (run.run == calibration.drs4_run and calibration.drs4_from == night.date)
+                or (run.run == calibration.pedcal_run and calibration.night == night.date)
+            )
+            if not used:
                 excluded.append(Excluded(run.run, run.run_type, exclusion_reason(run.run_type)))
             continue
         if not run.disk_subruns:
@@ -264,6 +240,7 @@ def plan_night(
         excluded=tuple(excluded),
         warnings=tuple(warnings),
         problems=tuple(problems),
+        workflow=config.night.workflow,
     )
 
 

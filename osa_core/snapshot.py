@@ -26,6 +26,7 @@ from osa_core.history import HistorySummary, read_history, summarize
 from osa_core.journal import Journal, JournalView
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
+from osa_core.run_calibration import RunCalibration, read_record
 from osa_core.status import Evidence, NightStatus, build_status
 from osa_core.vocabulary import ACTIVE_STATES, JobKind
 
@@ -298,6 +299,14 @@ def observe(
             mtime = cache.mtime(path)
             if mtime is not None:
                 mtimes[(sequence.run, index)] = mtime
+    run_histories: dict[int, HistorySummary] = {}
+    run_calibrations: dict[int, RunCalibration] = {}
+    if plan.per_run:
+        for sequence in plan.data_sequences:
+            run_histories[sequence.run] = cache.summary(paths.run_history(sequence.run))
+            record = read_record(paths.run_calibration_record(sequence.run))
+            if record is not None:
+                run_calibrations[sequence.run] = record
     cache.save()
     close_histories = _close_histories(paths, plan)
     now = time.time()
@@ -313,6 +322,8 @@ def observe(
         closed=paths.night_finished.exists(),
         executor=executor.describe(),
         now=dt.datetime.fromtimestamp(now, dt.timezone.utc),
+        run_histories=run_histories,
+        run_calibrations=run_calibrations,
     )
     return NightSnapshot(
         config=config,

@@ -18,9 +18,11 @@ from typing import Any
 from osa_core.config import Config
 from osa_core.executors.api import TaskState
 from osa_core.history import HistorySummary, summarize
+from osa_core.jobs import compact_ranges as compact
 from osa_core.journal import JournalView, Submission
 from osa_core.plan import Plan, Sequence
-from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
+from osa_core.run_calibration import RunCalibration
+from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, RUN_CALIBRATION_STEPS
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, FINISHED_STATES, JobKind, State
 
 #: A submitted job the scheduler does not show is LOST only after this long: squeue shows
@@ -65,6 +67,8 @@ class SequenceStatus:
     attempts: int
     cpu: float | None
     exit_code: int | None
+    run_calibration: RunCalibrationStatus | None = None  # per-run workflow only
+    waiting: str = ""  # what keeps the run waiting, in a shifter's words
 
     @property
     def failed(self) -> list[SubrunStatus]:
@@ -75,7 +79,11 @@ class SequenceStatus:
         return all(s.state in FINISHED_STATES for s in self.subruns)
 
     def active_job_ids(self) -> set[str]:
-        return {s.job_id for s in self.subruns if s.state in ACTIVE_STATES and s.job_id}
+        ids = {s.job_id for s in self.subruns if s.state in ACTIVE_STATES and s.job_id}
+        runcal = self.run_calibration
+        if runcal is not None and runcal.state in ACTIVE_STATES and runcal.job_id:
+            ids.add(runcal.job_id)
+        return ids
 
 
 @dataclass
@@ -140,6 +148,8 @@ class NightStatus:
                 "exit_code": seq.exit_code,
                 "source": seq.sequence.source_name,
                 "subruns": [asdict(s) for s in seq.subruns],
+                "run_calibration": asdict(seq.run_calibration) if seq.run_calibration else None,
+                "waiting": seq.waiting,
             }
 
         return {
@@ -220,9 +230,11 @@ def subrun_state(
     given_up: bool,
     scheduler_ok: bool,
     submitted_seconds_ago: float = 0.0,
+    steps: tuple[str, ...] | None = None,
 ) -> SubrunStatus:
     """Decide one subrun's state from its evidence (pure: the heart of reconciliation)."""
-    steps = CALIBRATION_STEPS if sequence.kind == JobKind.CALIBRATION else DATA_STEPS
+    if steps is None:
+        steps = CALIBRATION_STEPS if sequence.kind == JobKind.CALIBRATION else DATA_STEPS
     done = tuple(s for s in steps if s in history.done)
     status = SubrunStatus(
         run=sequence.run,
@@ -289,11 +301,50 @@ def aggregate_state(subruns: list[SubrunStatus]) -> State:
         return State.PENDING
     if counts[State.NOT_SUBMITTED] == len(subruns):
         return State.NOT_SUBMITTED
+    if counts[State.WAITING] and not any(s.is_failed for s in subruns):
+        return State.WAITING
     if any(s.is_failed for s in subruns):
         return State.FAILED
     if counts[State.UNKNOWN]:
         return State.UNKNOWN
     return State.PARTIAL
+
+
+@dataclass
+class RunCalibrationStatus:
+    """A run's phase 2 (Cat-B, tail cuts, NSB, models): its job, and what it decided."""
+
+    state: State
+    job_id: str = ""
+    attempts: int = 0
+    reason: str = ""
+    record: RunCalibration | None = None
+    failed_step: str | None = None
+    failures: tuple[tuple[str, int], ...] = ()
+    scheduler_state: str = ""
+
+    @property
+    def is_failed(self) -> bool:
+        return self.state in FAILED_STATES
+
+    def waiting_reason(self) -> str:
+        """Why a subrun whose DL1a is done has no DL1b job yet."""
+        if self.state == State.WAITING:
+            return f"waits on the run calibration, {self.reason}"
+        if self.is_failed:
+            return f"the run calibration {self.state.lower()} ({self.reason}): resubmit the run"
+        if self.state in ACTIVE_STATES:
+            return f"waits on the run calibration (job {self.job_id})"
+        return "waits on the run calibration (not submitted yet)"
+
+    def summary(self) -> str:
+        """One line for tables: the decision, or where the phase stands."""
+        record = self.record
+        if record is None:
+            return f"{self.state.lower()}" + (f": {self.reason}" if self.reason else "")
+        catb = "Cat-B ✓" if record.catb.ok else f"Cat-B ✗ ({record.catb.reason})"
+        models = record.models.dl2_prod_id or f"no models ({record.models.reason})"
+        return f"{record.tailcuts.describe()} · {catb} · {models}"
 
 
 @dataclass(frozen=True)
@@ -311,38 +362,20 @@ class Evidence:
     closed: bool
     executor: str
     now: dt.datetime
+    run_histories: Mapping[int, HistorySummary] = field(default_factory=dict)
+    run_calibrations: Mapping[int, RunCalibration] = field(default_factory=dict)
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
     """The whole night's status from its evidence (pure)."""
-    view = evidence.journal
     sequences = []
     for sequence in plan.sequences:
-        subs = view.for_run(sequence.run)
-        subrun_states = []
-        for index in sequence.subruns:
-            task_index = None if sequence.kind == JobKind.CALIBRATION else index
-            submission = latest_submission(subs, task_index)
-            task = evidence.tasks.get((submission.job_id, task_index)) if submission else None
-            if task is not None and submission is not None and id_reused(submission, task):
-                task = None  # the id was reused by another job: ours was lost
-            subrun_states.append(
-                subrun_state(
-                    sequence,
-                    index,
-                    evidence.histories.get((sequence.run, index), _EMPTY_HISTORY),
-                    submission,
-                    task,
-                    view.attempts(sequence.run, task_index),
-                    (sequence.run, index) in view.given_up,
-                    evidence.scheduler_ok,
-                    _seconds_between(submission.time, evidence.now) if submission else 0.0,
-                )
-            )
-        if sequence.kind == JobKind.CALIBRATION and not sequence.needs_job:
-            for s in subrun_states:
-                s.state, s.reason = State.COMPLETED, "calibration products already exist"
-        sequences.append(_sequence_status(sequence, subrun_states, subs, evidence))
+        if sequence.kind == JobKind.CALIBRATION:
+            sequences.append(_single_job_sequence(sequence, evidence, JobKind.CALIBRATION))
+        elif plan.per_run:
+            sequences.append(_phased_sequence(sequence, evidence))
+        else:
+            sequences.append(_single_job_sequence(sequence, evidence, JobKind.DATA))
     return NightStatus(
         night=plan.night,
         plan=plan,
@@ -354,6 +387,205 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
         closed=evidence.closed,
     )
+
+
+class _Jobs:
+    """One run's submissions of one job kind, and their tasks as the scheduler has them."""
+
+    def __init__(self, evidence: Evidence, run: int, kinds: tuple[str, ...]) -> None:
+        self.evidence = evidence
+        self.submissions = [s for s in evidence.journal.for_run(run) if s.kind in kinds]
+
+    def latest(self, index: int | None) -> Submission | None:
+        return latest_submission(self.submissions, index)
+
+    def task(self, submission: Submission | None, index: int | None) -> TaskState | None:
+        if submission is None:
+            return None
+        task = self.evidence.tasks.get((submission.job_id, index))
+        if task is not None and id_reused(submission, task):
+            return None  # the id was reused by another job: ours was lost
+        return task
+
+    def attempts(self, index: int | None) -> int:
+        return sum(1 for s in self.submissions if s.indices is None or index in s.indices)
+
+    def age(self, submission: Submission | None) -> float:
+        return _seconds_between(submission.time, self.evidence.now) if submission else 0.0
+
+    def state(
+        self,
+        sequence: Sequence,
+        index: int,
+        history: HistorySummary,
+        given_up: bool,
+        steps: tuple[str, ...] | None = None,
+    ) -> SubrunStatus:
+        task_index = None if sequence.kind == JobKind.CALIBRATION else index
+        submission = self.latest(task_index)
+        return subrun_state(
+            sequence,
+            index,
+            history,
+            submission,
+            self.task(submission, task_index),
+            self.attempts(task_index),
+            given_up,
+            self.evidence.scheduler_ok,
+            self.age(submission),
+            steps,
+        )
+
+
+def _single_job_sequence(sequence: Sequence, evidence: Evidence, kind: JobKind) -> SequenceStatus:
+    """The calibration, or a run whose subruns each run every step in one job (fixed)."""
+    jobs = _Jobs(evidence, sequence.run, (kind,))
+    view = evidence.journal
+    states = [
+        jobs.state(
+            sequence,
+            index,
+            evidence.histories.get((sequence.run, index), _EMPTY_HISTORY),
+            (sequence.run, index) in view.given_up,
+        )
+        for index in sequence.subruns
+    ]
+    if sequence.kind == JobKind.CALIBRATION and not sequence.needs_job:
+        for s in states:
+            s.state, s.reason = State.COMPLETED, "calibration products already exist"
+    return _sequence_status(sequence, states, view.for_run(sequence.run), evidence)
+
+
+def _phased_sequence(sequence: Sequence, evidence: Evidence) -> SequenceStatus:
+    """A run of the per-run workflow: DL1a per subrun, the run's calibration, DL1b per
+    subrun. Each subrun is in the phase its history says; a subrun whose DL1a is done
+    waits on the run's calibration until its DL1b job exists."""
+    view, run = evidence.journal, sequence.run
+    dl1a = _Jobs(evidence, run, (JobKind.DL1A,))
+    dl1b = _Jobs(evidence, run, (JobKind.DL1B,))
+    histories = {i: evidence.histories.get((run, i), _EMPTY_HISTORY) for i in sequence.subruns}
+    given_up = {i for i in sequence.subruns if (run, i) in view.given_up}
+    runcal = run_calibration_state(sequence, evidence, histories, given_up)
+    states = []
+    for index in sequence.subruns:
+        history = histories[index]
+        if "r0_to_dl1" not in history.done:
+            states.append(dl1a.state(sequence, index, history, index in given_up))
+            continue
+        submission = dl1b.latest(index)
+        task = dl1b.task(submission, index)
+        dead = task is not None and _cancelled_by_dependency(task)
+        if (submission is None or dead) and runcal.state != State.COMPLETED:
+            state = dl1b.state(sequence, index, history, index in given_up)
+            if state.state not in FINISHED_STATES:
+                state.state = State.WAITING
+                state.reason = runcal.waiting_reason()
+            states.append(state)
+            continue
+        state = dl1b.state(sequence, index, history, index in given_up)
+        if submission is None and state.state == State.NOT_SUBMITTED:
+            state.state, state.reason = State.WAITING, "DL1b not submitted yet"
+        states.append(state)
+    status = _sequence_status(sequence, states, view.for_run(run), evidence)
+    status.run_calibration = runcal
+    status.waiting = _what_keeps_waiting(states, runcal)
+    if runcal.record is not None:
+        status.percent["CATB"] = 100.0 if runcal.record.catb.ok else 0.0
+    else:
+        status.percent["CATB"] = 0.0
+    return status
+
+
+def run_calibration_state(
+    sequence: Sequence,
+    evidence: Evidence,
+    histories: Mapping[int, HistorySummary],
+    given_up: set[int],
+) -> RunCalibrationStatus:
+    """The run's phase 2: decided, working, failed, or held by its subruns' DL1a."""
+    run = sequence.run
+    jobs = _Jobs(evidence, run, (JobKind.RUN_CALIBRATION,))
+    history = evidence.run_histories.get(run, _EMPTY_HISTORY)
+    record = evidence.run_calibrations.get(run)
+    submission = jobs.latest(None)
+    task = jobs.task(submission, None)
+    state = subrun_state(
+        sequence,
+        -1,
+        history,
+        submission,
+        task,
+        jobs.attempts(None),
+        False,
+        evidence.scheduler_ok,
+        jobs.age(submission),
+        RUN_CALIBRATION_STEPS,
+    )
+    status = RunCalibrationStatus(
+        state=state.state,
+        job_id=state.job_id,
+        attempts=state.attempts,
+        reason=state.reason,
+        record=record,
+        failed_step=state.failed_step,
+        failures=state.failures,
+        scheduler_state=state.scheduler_state,
+    )
+    if state.state == State.COMPLETED and record is None:
+        status.state, status.reason = State.FAILED, "steps done but no decision written"
+    blocking = _dl1a_blockers(sequence, evidence, histories, given_up)
+    if status.state in (State.NOT_SUBMITTED, State.UNKNOWN) or (
+        task is not None and _cancelled_by_dependency(task)
+    ):
+        if blocking:
+            status.state = State.WAITING
+            status.reason = blocking
+        elif status.state != State.UNKNOWN and not any(
+            "r0_to_dl1" in h.done for i, h in histories.items() if i not in given_up
+        ):
+            status.state, status.reason = State.WAITING, "no subrun has its DL1a yet"
+    return status
+
+
+def _dl1a_blockers(
+    sequence: Sequence,
+    evidence: Evidence,
+    histories: Mapping[int, HistorySummary],
+    given_up: set[int],
+) -> str:
+    """Subruns whose DL1a failed and that nobody resubmitted or gave up: they hold the run's
+    calibration (it samples the whole run)."""
+    dl1a = _Jobs(evidence, sequence.run, (JobKind.DL1A,))
+    failed = []
+    for index in sequence.subruns:
+        if index in given_up or "r0_to_dl1" in histories[index].done:
+            continue
+        state = dl1a.state(sequence, index, histories[index], False)
+        if state.is_failed:
+            failed.append(index)
+    if not failed:
+        return ""
+    return (
+        f"held: subrun(s) {compact(failed)} failed in r0_to_dl1 "
+        "(resubmit them, or give them up to calibrate the run without them)"
+    )
+
+
+def _cancelled_by_dependency(task: TaskState) -> bool:
+    return task.state == State.CANCELLED and "Dependency" in task.reason
+
+
+def _what_keeps_waiting(states: list[SubrunStatus], runcal: RunCalibrationStatus) -> str:
+    """The console's "what keeps the run waiting" line ("" when nothing does)."""
+    if all(s.state in FINISHED_STATES for s in states):
+        return ""
+    if runcal.state == State.WAITING:
+        return f"run calibration {runcal.reason}"
+    if runcal.is_failed:
+        return f"run calibration {runcal.state.lower()}: {runcal.reason} (resubmit the run)"
+    if runcal.state in ACTIVE_STATES:
+        return f"run calibration {runcal.state.lower()} (job {runcal.job_id})"
+    return ""
 
 
 def _sequence_status(

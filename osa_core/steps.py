@@ -21,8 +21,12 @@ from typing import Protocol
 from osa_core.config import Config
 from osa_core.errors import ConfigError
 from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
+from osa_core.run_calibration import read_record
 
 DATA_STEPS = ("r0_to_dl1", "dl1ab", "datacheck")
+DL1A_STEPS = DATA_STEPS[:1]  # phase 1 of a run (per subrun)
+DL1B_STEPS = DATA_STEPS[1:]  # phase 3 of a run (per subrun), with the run's own cleaning
+RUN_CALIBRATION_STEPS = ("catb", "tailcuts")  # phase 2 of a run (one job)
 CALIBRATION_STEPS = ("drs4_baseline", "calibration")
 CLOSE_RUN_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2")
 CLOSE_NIGHT_STEPS = ("longterm",)
@@ -64,6 +68,7 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--input-file={dl1a_file}",
         "--output-file={dl1b_file}",
         "--config={dl1ab_config}",
+        "--catB-calibration-file={catb_file}",
     ),
     "datacheck": (
         "lstchain_check_dl1",
@@ -72,6 +77,27 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--muons-dir={dl1a_dir}",
         "--omit-pdf",
         "--batch",
+    ),
+    # per run, phase 2: Cat-B calibration from the run's interleaved events (the onsite
+    # script finds the R0 date and writes under <base>/monitoring/PixelCalibration/Cat-B)
+    "catb": (
+        "onsite_create_cat_B_calibration_file",
+        "--run_number={run}",
+        "--base_dir={base}",
+        "--interleaved-dir={interleaved_dir}",
+        "--r0-dir={r0_root}",
+        "--filters={filters}",
+        "--cat_A_calibration_file={calib_file}",
+        "--systematics_file={systematics_file}",
+        "{no_systematics_flag}",
+        "--yes",
+    ),
+    # per run, phase 2: the run's cleaning and additional NSB from its pedestal events
+    "tailcuts": (
+        "lstchain_find_tailcuts",
+        "--input-dir={dl1a_dir}",
+        "--run={run}",
+        "--output-dir={tailcuts_dir}",
     ),
     # per run, at closing
     "merge_dl1": (
@@ -165,6 +191,11 @@ PLACEHOLDERS = frozenset(
         "pixel_calibration",
         "log_dir",
         "history_dir",
+        "catb_file",
+        "interleaved_dir",
+        "r0_root",
+        "tailcuts_dir",
+        "no_systematics_flag",
     }
 )
 
@@ -185,6 +216,10 @@ class StepPlan:
     #: False when the tool makes its own folders (the onsite scripts create a version
     #: folder and a ``pro`` symlink: a folder we made in its place would break that)
     create_output_dirs: bool = True
+    #: a failure the run can go on without (the tail-cut finder that cannot decide falls
+    #: back to the standard cleaning): given the exit code, the reason it is tolerated, or
+    #: "" when it is not. A tolerated failure is recorded as done, with the reason.
+    tolerate: Callable[[int], str] | None = None
 
 
 class StepContext(Protocol):
@@ -245,68 +280,117 @@ def render(template: tuple[str, ...], values: dict[str, str | None]) -> tuple[st
 
 
 @dataclass(frozen=True)
+class CalibrationInputs:
+    """The Cat-A calibration a job uses, as the plan found it (passed to the payload as
+    arguments, so a job never searches again and every job of the night agrees)."""
+
+    night: dt.date  # the PEDCALIB run's night
+    drs4_night: dt.date
+    drs4_run: int
+    pedcal_run: int
+    filters: int
+    time_calibration: Path | None = None
+    systematics: Path | None = None
+
+    def values(self, config: Config) -> dict[str, str | None]:
+        cal = NightPaths(config, self.night)
+        drs4 = NightPaths(config, self.drs4_night)
+        return {
+            "drs4_file": str(drs4.drs4_file(self.drs4_run)),
+            "calib_file": str(cal.calibration_file(self.pedcal_run, self.filters)),
+            "drs4_run": str(self.drs4_run),
+            "pedcal_run": str(self.pedcal_run),
+            "filters": str(self.filters),
+            "time_calib_file": _opt(self.time_calibration),
+            "systematics_file": _opt(self.systematics),
+            "no_systematics_flag": None if self.systematics else "--no_sys_correction",
+            "calibration_night_folder": cal.folder,
+            "r0_dir_calibration": str(cal.r0_dir),
+            "run_summary_calibration": str(cal.run_summary),
+        }
+
+
+def _opt(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def night_values(config: Config, night: dt.date, run: int) -> dict[str, str | None]:
+    """What every step of a run may use: the night's folders and the run's identity."""
+    paths = NightPaths(config, night)
+    analysis = config.analysis
+    return {
+        "base": str(config.paths.base),
+        "night": night.isoformat(),
+        "night_folder": paths.folder,
+        "run": str(run),
+        "run05": f"{run:05d}",
+        "python": sys.executable,
+        "r0_dir": str(paths.r0_dir),
+        "r0_root": str(config.paths.r0),
+        "dl1a_dir": str(paths.dl1a_dir),
+        "interleaved_dir": str(paths.dl1a_dir / "interleaved"),
+        "dl1b_dir": str(paths.dl1b_dir),
+        "datacheck_dir": str(paths.datacheck_dir),
+        "tailcuts_dir": str(paths.tailcuts_dir),
+        "drive_log": str(paths.drive_log),
+        "run_summary": str(paths.run_summary),
+        "run_summary_dir": str(paths.run_summary.parent),
+        "lstchain_config": _opt(analysis.lstchain_config),
+        "dl1ab_config": _opt(analysis.dl1ab_config),
+        "calibration_config": _opt(analysis.calibration_config),
+        "pixel_calibration": str(config.paths.pixel_calibration),
+        "log_dir": str(paths.log_dir),
+        "history_dir": str(paths.history_dir),
+        "catb_file": None,
+    }
+
+
+@dataclass(frozen=True)
 class SubrunContext:
-    """The values a subrun's steps are rendered with."""
+    """The values a subrun's steps are rendered with.
+
+    With the per-run workflow, DL1b is made with the run's own cleaning and Cat-B file, as
+    its phase 2 decided (``runcal/RunNNNNN.json``): that record is an input of ``dl1ab``,
+    so a DL1b job started without it fails with "missing input", never runs a default."""
 
     config: Config
     night: dt.date
     run: int
     subrun: int
-    calibration_night: dt.date
-    drs4_run: int
-    pedcal_run: int
+    calibration: CalibrationInputs
 
     def values(self) -> dict[str, str | None]:
         paths = NightPaths(self.config, self.night)
-        cal = NightPaths(self.config, self.calibration_night)
-        analysis = self.config.analysis
-
-        def opt(path: Path | None) -> str | None:
-            return str(path) if path is not None else None
-
-        return {
-            "base": str(self.config.paths.base),
-            "night": self.night.isoformat(),
-            "night_folder": paths.folder,
-            "run": str(self.run),
-            "subrun": str(self.subrun),
-            "run05": f"{self.run:05d}",
-            "subrun04": f"{self.subrun:04d}",
-            "python": sys.executable,
-            "r0_file": str(r0_input(paths, self.run, self.subrun)),
-            "r0_dir": str(paths.r0_dir),
-            "dl1a_dir": str(paths.dl1a_dir),
-            "dl1a_file": str(paths.dl1a_dir / dl1_name(self.run, self.subrun)),
-            "muons_file": str(paths.dl1a_dir / muons_name(self.run, self.subrun)),
-            "dl1b_dir": str(paths.dl1b_dir),
-            "dl1b_file": str(paths.dl1b_dir / dl1_name(self.run, self.subrun)),
-            "datacheck_dir": str(paths.datacheck_dir),
-            "datacheck_file": str(paths.datacheck_dir / datacheck_name(self.run, self.subrun)),
-            "drs4_file": str(cal.drs4_file(self.drs4_run)),
-            "calib_file": str(cal.calibration_file(self.pedcal_run)),
-            "drs4_run": str(self.drs4_run),
-            "pedcal_run": str(self.pedcal_run),
-            "filters": str(self.config.night.filter_wheels),
-            "time_calib_file": opt(analysis.time_calibration_file),
-            "systematics_file": opt(analysis.systematics_file),
-            "drive_log": str(paths.drive_log),
-            "run_summary": str(paths.run_summary),
-            "run_summary_dir": str(paths.run_summary.parent),
-            "lstchain_config": opt(analysis.lstchain_config),
-            "dl1ab_config": opt(analysis.dl1ab_config),
-            "calibration_config": opt(analysis.calibration_config),
-            "calibration_night_folder": cal.folder,
-            "r0_dir_calibration": str(cal.r0_dir),
-            "run_summary_calibration": str(cal.run_summary),
-            "pixel_calibration": str(self.config.paths.pixel_calibration),
-            "log_dir": str(paths.log_dir),
-            "history_dir": str(paths.history_dir),
-        }
+        values = night_values(self.config, self.night, self.run)
+        values.update(self.calibration.values(self.config))
+        values.update(
+            {
+                "subrun": str(self.subrun),
+                "subrun04": f"{self.subrun:04d}",
+                "r0_file": str(r0_input(paths, self.run, self.subrun)),
+                "dl1a_file": str(paths.dl1a_dir / dl1_name(self.run, self.subrun)),
+                "muons_file": str(paths.dl1a_dir / muons_name(self.run, self.subrun)),
+                "dl1b_file": str(paths.dl1b_dir / dl1_name(self.run, self.subrun)),
+                "datacheck_file": str(paths.datacheck_dir / datacheck_name(self.run, self.subrun)),
+            }
+        )
+        if self.config.night.workflow == "per_run":
+            record = read_record(paths.run_calibration_record(self.run))
+            values["dl1ab_config"] = record.tailcuts.config if record else None
+            if record and record.catb.ok and self.config.analysis.apply_catb:
+                values["catb_file"] = record.catb.file
+        return values
 
     def step(self, name: str) -> StepPlan:
         values = self.values()
         argv = render(command_template(self.config, name), values)
         inputs, outputs, config_file = _io(name, values, self.config)
+        if name == "dl1ab" and self.config.night.workflow == "per_run":
+            record = NightPaths(self.config, self.night).run_calibration_record(self.run)
+            inputs = (*inputs, record)
+            config_file = Path(values["dl1ab_config"]) if values["dl1ab_config"] else None
+            if values["catb_file"]:
+                inputs = (*inputs, Path(values["catb_file"]))
         return StepPlan(
             name=name,
             argv=argv,
@@ -332,6 +416,7 @@ def r0_input(paths: NightPaths, run: int, subrun: int) -> Path:
 def _io(
     name: str, values: dict[str, str | None], config: Config
 ) -> tuple[tuple[Path, ...], tuple[Path, ...], Path | None]:
+    """Inputs, outputs and config file of a subrun or calibration step."""
     p = {
         k: Path(v)
         for k, v in values.items()

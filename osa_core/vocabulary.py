@@ -133,7 +133,10 @@ class JobKind(_Word):
     """What a job does; the journal, job names and the status group jobs by it."""
 
     CALIBRATION = "CALIBRATION"  #: the night's Cat-A calibration (DRS4 baseline + PEDCALIB)
-    DATA = "DATA"  #: per subrun, one array per run: R0 → DL1a → DL1b → datacheck
+    DATA = "DATA"  #: per subrun, one array per run: R0 → DL1a → DL1b → datacheck (fixed cleaning)
+    DL1A = "DL1A"  #: phase 1, per subrun: R0 → DL1a, muons, interleaved pedestal/flat-field
+    RUN_CALIBRATION = "RUN_CALIBRATION"  #: phase 2, per run: Cat-B, tail cuts, NSB, models
+    DL1B = "DL1B"  #: phase 3, per subrun: DL1a → DL1b with the run's cleaning → datacheck
     CLOSE_RUNS = "CLOSE_RUNS"  #: per run, one array over runs: merges, run datacheck, DL2
     CLOSE_NIGHT = "CLOSE_NIGHT"  #: once: longterm check, provenance, move, manifest
 
@@ -146,10 +149,18 @@ class JobKind(_Word):
     def is_close(self) -> bool:
         return self in (JobKind.CLOSE_RUNS, JobKind.CLOSE_NIGHT)
 
+    @property
+    def per_subrun(self) -> bool:
+        """An array with one task per subrun of a run."""
+        return self in (JobKind.DATA, JobKind.DL1A, JobKind.DL1B)
+
 
 _TAGS = {
     JobKind.CALIBRATION: "cal",
     JobKind.DATA: "dat",
+    JobKind.DL1A: "dla",
+    JobKind.RUN_CALIBRATION: "rca",
+    JobKind.DL1B: "dlb",
     JobKind.CLOSE_RUNS: "clo",
     JobKind.CLOSE_NIGHT: "clo",
 }

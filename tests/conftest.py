@@ -13,10 +13,14 @@ from osa_core.generator import NightSpec, generate_night
 NIGHT = dt.date(2020, 2, 18)
 
 
-def write_config(base: Path, extra: str = "", kind: str = "local") -> Path:
-    """A config file inside ``base`` pointing at it."""
+def write_config(base: Path, extra: str = "", kind: str = "local", workflow: str = "fixed") -> Path:
+    """A config file inside ``base`` pointing at it. Orchestration tests default to the
+    fixed-cleaning workflow (one job per subrun); the per-run phases have their own."""
     path = base / "osa.toml"
-    path.write_text(f'[paths]\nbase = "."\n\n[executor]\nkind = "{kind}"\n\n{extra}\n')
+    path.write_text(
+        f'[paths]\nbase = "."\n\n[executor]\nkind = "{kind}"\n\n{extra}\n'
+        f'\n[night]\nworkflow = "{workflow}"\n'
+    )
     return path
 
 

@@ -128,7 +128,7 @@ def test_no_calibration_needs_an_operator(tmp_path: Path) -> None:
     generate_night(tmp_path, NightSpec(night=NIGHT, data_runs=1, with_calibration=False))
     result = osa("-c", str(write_config(tmp_path)), "sequencer", "-d", "2020-02-18", "--simulate")
     assert result.returncode == 3
-    assert "no DRS4+PEDCALIB pair" in result.stdout
+    assert "no DRS4 run on 2020-02-18 nor the 4 nights before" in result.stdout
 
 
 @pytest.mark.parametrize("action", ["validate", "show"])

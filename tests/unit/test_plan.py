@@ -68,7 +68,7 @@ def test_lookback_is_bounded(tmp_path: Path) -> None:
     generate_night(tmp_path, NightSpec(night=NIGHT, data_runs=2, with_calibration=False))
     plan = build_plan(load_config(write_config(tmp_path)), NIGHT)
     assert plan.calibration is None
-    assert plan.problems and "previous night(s)" in plan.problems[0]
+    assert plan.problems and "nor the 4 nights before" in plan.problems[0]
     assert all(s.parent is None for s in plan.data_sequences)
 
 
@@ -76,7 +76,7 @@ def test_existing_calibration_products_need_no_job(config: Config) -> None:
     from osa_core.paths import NightPaths
 
     paths = NightPaths(config, NIGHT)
-    for path in (paths.drs4_file(2000), paths.calibration_file(2001)):
+    for path in (paths.drs4_file(2000), paths.calibration_file(2001, 52)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
     plan = build_plan(config, NIGHT)
