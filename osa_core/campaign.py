@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from osa_core.config import Config, ProductionId, config_to_dict, load_config
+from osa_core.config import Config, ProductionId, config_to_dict, config_to_toml, load_config
 from osa_core.errors import InputError, OsaError
 from osa_core.fsio import ensure_dir, write_json_atomic, write_text_atomic
 from osa_core.journal import Journal
@@ -147,15 +147,13 @@ def create_campaign(
 
 def campaign_config_text(config: Config, prod_id: str, cap: int) -> str:
     """The site config with the campaign's production id and pending cap (absolute paths)."""
-    from osa_core.cli.config_cmd import to_toml
-
     data = config_to_dict(config)
     data.pop("source", None)
     data["production"]["prod_id"] = prod_id
     data["slurm"]["max_pending_jobs"] = cap
     for key in ("steps",):
         data[key] = {name: {k: v for k, v in step.items() if v} for name, step in data[key].items()}
-    return f"# written by osa campaign create from {config.source}\n" + to_toml(data) + "\n"
+    return f"# written by osa campaign create from {config.source}\n" + config_to_toml(data)
 
 
 def load_campaign(config: Config, name: str) -> Campaign:

@@ -154,3 +154,232 @@ def test_units_round_trip() -> None:
     assert Duration.parse("01:15:00").scaled(1.5).slurm() == "01:53:00"
     with pytest.raises(ValueError):
         MemorySize.parse("6")
+
+
+# --- the schema walk: one line naming file, line and key, whatever the mistake ----------
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "osa.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # unknown keys, with a did-you-mean, at every depth
+        (
+            '[paths]\nbase = "."\n[slurm.data]\nmemroy = "6GB"\n',
+            "osa.toml:4: [slurm.data] memroy: unknown key (did you mean 'memory'?)",
+        ),
+        (
+            '[paths]\nbase = "."\nrun_sumary = "raw"\n',
+            "osa.toml:3: [paths] run_sumary: unknown key (did you mean 'run_summary'?)",
+        ),
+        (
+            '[paths]\nbase = "."\n[steps.r0_to_dl1]\ncomand = ["x"]\n',
+            "osa.toml:4: [steps.r0_to_dl1] comand: unknown key (did you mean 'command'?)",
+        ),
+        (
+            '[paths]\nbase = "."\n[night]\nzzz = 1\n',
+            "osa.toml:4: [night] zzz: unknown key (known: telescope, streams, "
+            "calibration_lookback_nights, max_subruns, filter_wheels)",
+        ),
+        # wrong types
+        (
+            '[paths]\nbase = "."\n[night]\nstreams = 1.5\n',
+            "osa.toml:4: [night] streams: expected an integer, got 1.5",
+        ),
+        (
+            '[paths]\nbase = "."\n[closing]\nauto = "yes"\n',
+            'osa.toml:4: [closing] auto: expected true or false, got "yes"',
+        ),
+        (
+            '[paths]\nbase = "."\n[retry]\nmax_attempts = true\n',
+            "osa.toml:4: [retry] max_attempts: expected an integer, got true",
+        ),
+        (
+            '[paths]\nbase = "."\nr0 = 3\n',
+            "osa.toml:3: [paths] r0: expected a path as a string, got 3",
+        ),
+        (
+            '[paths]\nbase = "."\n[dq]\ndisabled_rules = "rate_drop"\n',
+            'osa.toml:4: [dq] disabled_rules: expected a list of strings, got "rate_drop"',
+        ),
+        # constraints
+        (
+            '[paths]\nbase = "."\n[night]\nfilter_wheels = -1\n',
+            "osa.toml:4: [night] filter_wheels: expected a non-negative integer, got -1",
+        ),
+        (
+            '[paths]\nbase = "."\n[retry]\nmemory_factor = 0\n',
+            "osa.toml:4: [retry] memory_factor: expected a positive number, got 0",
+        ),
+        (
+            '[paths]\nbase = "."\n[retry]\ntime_factor = nan\n',
+            "osa.toml:4: [retry] time_factor: expected a positive number, got nan",
+        ),
+        (
+            '[paths]\nbase = "."\n[dq]\nrate_drop_fraction = 1.5\n',
+            "osa.toml:4: [dq] rate_drop_fraction: expected a fraction below 1, got 1.5",
+        ),
+        (
+            '[paths]\nbase = "."\n[executor]\nkind = "slrum"\n',
+            'osa.toml:4: [executor] kind: expected one of auto, local, slurm, got "slrum" '
+            "(did you mean 'slurm'?)",
+        ),
+        (
+            '[paths]\nbase = "."\n[dq]\ndisabled_rules = ["rate_drop", "muon_widht"]\n',
+            "osa.toml:4: [dq] disabled_rules: unknown rule 'muon_widht' "
+            "(did you mean 'muon_width'?)",
+        ),
+        (
+            '[paths]\nbase = "."\n[console]\ntheme = "a\\nb"\n',
+            'osa.toml:4: [console] theme: expected a plain name ([A-Za-z0-9._-]), got "a\\nb"',
+        ),
+        (
+            '[paths]\nbase = "."\n[slurm]\naccount = "dpps\\n"\n',
+            'osa.toml:4: [slurm] account: expected a plain name ([A-Za-z0-9._-]), got "dpps\\n"',
+        ),
+        (
+            '[paths]\nbase = "."\n[dq]\npedestal_std_min = 3.0\n',
+            "osa.toml:4: [dq] pedestal_std_min: must be below pedestal_std_max (2.5), got 3.0",
+        ),
+        # missing required key: the line of its table, when the table is there
+        (
+            '[paths]\nr0 = "raw"\n',
+            "osa.toml:1: [paths] base: missing (the folder every path is under)",
+        ),
+        (
+            "[night]\nstreams = 4\n",
+            "osa.toml: [paths] base: missing (the folder every path is under)",
+        ),
+        # nested tables
+        (
+            '[paths]\nbase = "."\n[slurm]\ndata = 3\n',
+            "osa.toml:4: [slurm] data: expected a table, got 3",
+        ),
+        ("paths = 3\n", "osa.toml:1: paths: expected a table, got 3"),
+        (
+            '[paths]\nbase = "."\n[slurm.close]\ncpus = 0\n',
+            "osa.toml:4: [slurm.close] cpus: expected a positive integer, got 0",
+        ),
+        (
+            '[paths]\nbase = "."\n[steps.dl1ab]\nextra_args = ["--x", 3]\n',
+            'osa.toml:4: [steps.dl1ab] extra_args: expected a list of strings, got ["--x", 3]',
+        ),
+        (
+            '[paths]\nbase = "."\n[steps]\ndl1ab = 3\n',
+            "osa.toml:4: [steps] dl1ab: expected a table, got 3",
+        ),
+        (
+            '[paths]\nbase = "."\n[analysis.environment]\n"1X" = "a"\n',
+            "osa.toml:4: [analysis.environment] 1X: expected an environment variable name",
+        ),
+        (
+            '[paths]\nbase = "."\n[analysis.environment]\nX = 3\n',
+            "osa.toml:4: [analysis.environment] X: expected a string, got 3",
+        ),
+        (
+            '[paths]\nbase = "."\n[console.keys]\nquit = "a\\nb"\n',
+            'osa.toml:4: [console.keys] quit: expected a single line of text, got "a\\nb"',
+        ),
+    ],
+)
+def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "raw").mkdir()
+    assert _error(tmp_path, text) == message
+
+
+def test_error_lines_follow_the_file(tmp_path: Path) -> None:
+    """Comments, blank lines, quoted keys and other tables do not shift the line."""
+    text = (
+        "# site config\n"  # 1
+        "[paths]\n"  # 2
+        'base = "."  # root\n'  # 3
+        "\n"  # 4
+        "[slurm]\n"  # 5
+        'account = "dpps"\n'  # 6
+        "\n"  # 7
+        "[slurm.data]\n"  # 8
+        'partition = "short"\n'  # 9
+        "  # memory below\n"  # 10
+        '"memory" = "lots"\n'  # 11
+    )
+    assert _error(tmp_path, text).startswith("osa.toml:11: [slurm.data] memory: ")
+    assert _error(tmp_path, text.replace("[slurm.data]", "[slurm.close]")).startswith(
+        "osa.toml:11: [slurm.close] memory: "
+    )
+
+
+def test_sub_tables_keep_their_own_defaults(tmp_path: Path) -> None:
+    """A [slurm.calibration] that sets only memory keeps calibration's time, not data's."""
+    config = load_config(_write(tmp_path, '\n[slurm.calibration]\nmemory = "5GB"\n'))
+    assert config.slurm.calibration.memory == MemorySize.parse("5GB")
+    assert config.slurm.calibration.time == Duration.parse("02:00:00")
+    assert config.slurm.close.time == Duration.parse("01:00:00")
+    assert config.slurm.data.time == Duration.parse("01:15:00")
+
+
+def test_paths_resolve_in_one_place(tmp_path: Path) -> None:
+    """base against the config's folder; every other path, given or default, against base."""
+    (tmp_path / "data" / "models").mkdir(parents=True)
+    path = tmp_path / "conf" / "osa.toml"
+    path.parent.mkdir()
+    path.write_text(
+        '[paths]\nbase = "../data"\nr0 = "raw"\ncloser = "/abs"\n'
+        '[analysis]\nmodels_dir = "models"\nlstchain_config = ""\n'
+    )
+    config = load_config(path)
+    base = (tmp_path / "data").resolve()
+    assert config.paths.base == base
+    assert config.paths.r0 == base / "raw"
+    assert config.paths.closer == Path("/abs")
+    assert config.paths.state == base / "OSA" / "state"
+    assert config.analysis.models_dir == base / "models"
+    assert config.analysis.lstchain_config is None  # "" = not set
+
+
+def test_typed_values(tmp_path: Path) -> None:
+    from osa_core.config import Name, ProductionId
+
+    config = load_config(_write(tmp_path, '\n[production]\nprod_id = "v0.13"\n'))
+    assert type(config.production.prod_id) is ProductionId
+    assert type(config.night.telescope) is Name
+    assert type(config.slurm.data.memory) is MemorySize
+    assert type(config.retry.time_cap) is Duration
+    assert type(config.retry.memory_factor) is float
+    assert config.dq.disabled_rules == ()
+
+
+def test_show_round_trips(tmp_path: Path) -> None:
+    """``osa config show``'s TOML (tomli-w) loads back into the same configuration."""
+    from osa_core.config import config_to_toml
+
+    (tmp_path / "models").mkdir()
+    body = (
+        '\n[analysis]\nmodels_dir = "models"\n[analysis.environment]\nA = "{base}/x"\n'
+        '[steps.dl1ab]\nextra_args = ["--a=1"]\n[dq]\ndisabled_rules = ["rate_drop"]\n'
+        '[console.keys]\nquit = "Q"\n'
+    )
+    config = load_config(_write(tmp_path, body))
+    text = config_to_toml(config_to_dict(config))
+    assert "source" not in tomllib.loads(text)
+    again = tmp_path / "again.toml"
+    again.write_text(text)
+    reloaded = load_config(again)
+    assert config_to_dict(reloaded) | {"source": ""} == config_to_dict(config) | {"source": ""}
+
+
+def test_site_config_round_trips() -> None:
+    from osa_core.config import config_to_toml
+
+    site = load_config(REPO / "config" / "osa.toml", check_paths=False)
+    text = config_to_toml(config_to_dict(site))
+    again = build_config(tomllib.loads(text), Path("again.toml"), text, check_paths=False)
+    assert again == Config(**{**site.__dict__, "source": Path("again.toml")})
