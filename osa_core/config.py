@@ -664,9 +664,9 @@ class Config:
     executor: Annotated[ExecutorConfig, _doc("which executor runs the jobs")] = ExecutorConfig()
     slurm: Annotated[SlurmConfig, _doc("SLURM settings")] = SlurmConfig()
     analysis: Annotated[AnalysisConfig, _doc("inputs of the lstchain tools")] = AnalysisConfig()
-    calibration: Annotated[
-        CalibrationConfig, _doc("how calibration inputs are found")
-    ] = CalibrationConfig()
+    calibration: Annotated[CalibrationConfig, _doc("how calibration inputs are found")] = (
+        CalibrationConfig()
+    )
     steps: Annotated[
         dict[StepName, StepConfig], _doc("argument lists of analysis steps, by step name")
     ] = field(default_factory=dict)

@@ -22,6 +22,7 @@ R0_RE = re.compile(
     r"^LST-1\.(?P<stream>[1-9])\.Run(?P<run>[0-9]{5,6})\.(?P<subrun>[0-9]{4,5})\.fits\.fz$"
 )
 SUBRUN_FILE_RE = re.compile(r"Run(?P<run>[0-9]{5,6})\.(?P<subrun>[0-9]{4,5})")
+RUN_FILE_RE = re.compile(r"Run(?P<run>[0-9]{5,6})")
 
 
 def parse_night(text: str) -> dt.date:
@@ -300,6 +301,12 @@ class NightPaths:
         root = self.config.paths.dl1
         return within(root, root / self.folder / self.config.production.prod_id)
 
+    @property
+    def final_night_dl1(self) -> Path:
+        """Where the night's own products go (logs, provenance, DQ report): the cleaning
+        folder with one cleaning for the night, the production folder with per-run ones."""
+        return self.final_dl1 if self.config.night.workflow == "fixed" else self.final_dl1_root
+
     def final_dl1_of(self, dl1_prod_id: str) -> Path:
         root = self.config.paths.dl1
         return (
@@ -414,4 +421,4 @@ class CloseLayout:
 
     @property
     def provenance_dir(self) -> Path:
-        return self.paths.final_dl1 / "log" / "provenance"
+        return self.paths.final_night_dl1 / "log" / "provenance"

@@ -232,9 +232,10 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
     host = socket.gethostname()
     job_id = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID", "")
     version = tool_version()
-    for plan in todo:
+    for planned in todo:
         if runner.terminated:
             break
+        plan = context.step(planned.name)  # planned again: it may use what a step before made
         remove_outputs(plan)
         if plan.create_output_dirs:
             for output in plan.outputs:
@@ -263,7 +264,8 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
                 note = disk_full_note(plan)
                 why = plan.tolerate(rc) if plan.tolerate is not None and not note else ""
                 if why:
-                    remove_outputs(plan)  # a failing tool may leave a partial product
+                    if not plan.keep_partial:
+                        remove_outputs(plan)  # a failing tool may leave a partial product
                     rc, note = 0, f"{TOLERATED} exit {rc}: {why}"
         record = StepRecord(
             run=context.run,
@@ -409,3 +411,7 @@ def run_phase2(
         f"{record.models.path or 'none'} ({record.models.reason}); written {where}"
     )
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

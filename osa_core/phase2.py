@@ -74,6 +74,8 @@ class RunContext:
     def values(self) -> dict[str, str | None]:
         values = night_values(self.config, self.night, self.run)
         values.update(self.calibration.values(self.config))
+        catb = catb_file(self.config, self.night, self.run, self.calibration.filters)
+        values["catb_output"] = str(catb)
         return values
 
     def step(self, name: str) -> StepPlan:
@@ -152,19 +154,16 @@ def _tailcuts(config: Config, night: dt.date, run: int) -> Tailcuts:
             boundary=found.boundary,
             nsb=found.nsb,
         )
-    standard = config.analysis.dl1ab_config
-    if standard is None:
-        raise TailcutError(
-            f"run {run}: the finder could not decide ({found.reason}) and no standard "
-            "cleaning is configured ([analysis] dl1ab_config)"
-        )
+    standard = config.analysis.dl1ab_config  # None: lstchain's standard config
     try:
+        if standard is None:
+            raise TailcutError("lstchain's standard cleaning")
         picture, boundary = thresholds(standard)
         prod_id = dl1_prod_id(picture, boundary)
     except TailcutError:
         picture, boundary, prod_id = 8, 4, str(config.production.dl1_prod_id)
     return Tailcuts(
-        config=str(standard),
+        config=str(standard) if standard is not None else None,
         prod_id=prod_id,
         picture=picture,
         boundary=boundary,

@@ -34,7 +34,7 @@ class CatB:
 class Tailcuts:
     """The run's cleaning: found by the finder, or the standard one with the reason."""
 
-    config: str  # the dl1ab config the run's DL1b is made with
+    config: str | None  # the dl1ab config the run's DL1b is made with (None: lstchain's own)
     prod_id: str  # tailcutXY
     picture: int
     boundary: int

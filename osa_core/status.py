@@ -50,6 +50,7 @@ class SubrunStatus:
     failures: tuple[tuple[str, int], ...] = ()
     reason: str = ""
     scheduler_state: str = ""
+    phase: str = ""  # the job kind of the subrun's current phase (DATA, DL1A, DL1B...)
 
     @property
     def is_failed(self) -> bool:
@@ -320,6 +321,7 @@ class RunCalibrationStatus:
     reason: str = ""
     record: RunCalibration | None = None
     failed_step: str | None = None
+    failed_rc: int | None = None
     failures: tuple[tuple[str, int], ...] = ()
     scheduler_state: str = ""
 
@@ -394,6 +396,7 @@ class _Jobs:
 
     def __init__(self, evidence: Evidence, run: int, kinds: tuple[str, ...]) -> None:
         self.evidence = evidence
+        self.kind = kinds[0]
         self.submissions = [s for s in evidence.journal.for_run(run) if s.kind in kinds]
 
     def latest(self, index: int | None) -> Submission | None:
@@ -423,7 +426,7 @@ class _Jobs:
     ) -> SubrunStatus:
         task_index = None if sequence.kind == JobKind.CALIBRATION else index
         submission = self.latest(task_index)
-        return subrun_state(
+        status = subrun_state(
             sequence,
             index,
             history,
@@ -435,6 +438,8 @@ class _Jobs:
             self.age(submission),
             steps,
         )
+        status.phase = self.kind
+        return status
 
 
 def _single_job_sequence(sequence: Sequence, evidence: Evidence, kind: JobKind) -> SequenceStatus:
@@ -474,7 +479,11 @@ def _phased_sequence(sequence: Sequence, evidence: Evidence) -> SequenceStatus:
             continue
         submission = dl1b.latest(index)
         task = dl1b.task(submission, index)
-        dead = task is not None and _cancelled_by_dependency(task)
+        dead = (
+            task is not None
+            and submission is not None
+            and cancelled_by_dependency(task, submission, evidence.tasks)
+        )
         if (submission is None or dead) and runcal.state != State.COMPLETED:
             state = dl1b.state(sequence, index, history, index in given_up)
             if state.state not in FINISHED_STATES:
@@ -528,6 +537,7 @@ def run_calibration_state(
         reason=state.reason,
         record=record,
         failed_step=state.failed_step,
+        failed_rc=state.failed_rc,
         failures=state.failures,
         scheduler_state=state.scheduler_state,
     )
@@ -535,7 +545,9 @@ def run_calibration_state(
         status.state, status.reason = State.FAILED, "steps done but no decision written"
     blocking = _dl1a_blockers(sequence, evidence, histories, given_up)
     if status.state in (State.NOT_SUBMITTED, State.UNKNOWN) or (
-        task is not None and _cancelled_by_dependency(task)
+        task is not None
+        and submission is not None
+        and cancelled_by_dependency(task, submission, evidence.tasks)
     ):
         if blocking:
             status.state = State.WAITING
@@ -571,8 +583,23 @@ def _dl1a_blockers(
     )
 
 
-def _cancelled_by_dependency(task: TaskState) -> bool:
-    return task.state == State.CANCELLED and "Dependency" in task.reason
+def cancelled_by_dependency(
+    task: TaskState,
+    submission: Submission,
+    tasks: Mapping[tuple[str, int | None], TaskState],
+) -> bool:
+    """A task the scheduler cancelled before it ran because a job it waited on ``afterok``
+    failed. SLURM says "Dependency" in the reason while it keeps the job, and sacct may
+    show no reason later: then a task that never started, of a job that waited on a job
+    that ended badly, is one."""
+    if task.state != State.CANCELLED:
+        return False
+    if "Dependency" in task.reason:
+        return True
+    if task.elapsed or task.started is not None:
+        return False
+    upstream = [t for t in tasks.values() if t.job_id in submission.dependencies]
+    return any(t.state in FAILED_STATES for t in upstream)
 
 
 def _what_keeps_waiting(states: list[SubrunStatus], runcal: RunCalibrationStatus) -> str:

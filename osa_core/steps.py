@@ -29,7 +29,7 @@ DL1B_STEPS = DATA_STEPS[1:]  # phase 3 of a run (per subrun), with the run's own
 RUN_CALIBRATION_STEPS = ("catb", "tailcuts")  # phase 2 of a run (one job)
 CALIBRATION_STEPS = ("drs4_baseline", "calibration")
 CLOSE_RUN_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2")
-CLOSE_NIGHT_STEPS = ("longterm",)
+CLOSE_NIGHT_STEPS = ("longterm", "cherenkov")
 
 DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
     # Cat-A calibration (lstchain's onsite scripts; they find R0, the time-sampling and
@@ -138,6 +138,13 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--output-file={longterm_file}",
         "--batch",
     ),
+    # per night, after it: the cosmic intensity spectrum (atmospheric transparency) of every
+    # run, written into the night-wise file
+    "cherenkov": (
+        "lstchain_cherenkov_transparency",
+        "--update-datacheck-file={longterm_file}",
+        "--input-dir={run_datacheck_dir}",
+    ),
 }
 
 PLACEHOLDERS = frozenset(
@@ -196,6 +203,7 @@ PLACEHOLDERS = frozenset(
         "r0_root",
         "tailcuts_dir",
         "no_systematics_flag",
+        "catb_output",
     }
 )
 
@@ -220,6 +228,9 @@ class StepPlan:
     #: back to the standard cleaning): given the exit code, the reason it is tolerated, or
     #: "" when it is not. A tolerated failure is recorded as done, with the reason.
     tolerate: Callable[[int], str] | None = None
+    #: keep what a tolerated failure wrote (a data-quality file written before a plotting
+    #: crash is still the night's); otherwise partial outputs are removed
+    keep_partial: bool = False
 
 
 class StepContext(Protocol):

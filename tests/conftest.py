@@ -37,7 +37,8 @@ def config(night_base: Path) -> Config:
 
 
 FAKE_TOOL = Path(__file__).resolve().parent / "helpers" / "fake_tool.py"
-CLOSE_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2", "longterm")
+CLOSE_STEPS = ("merge_dl1", "merge_muons", "run_datacheck", "dl2", "longterm", "cherenkov")
+RUN_STEPS = ("catb", "tailcuts")
 
 
 def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | None = None) -> str:
@@ -59,11 +60,16 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
         "run_datacheck": ["{run_datacheck_file}"],
         "dl2": ["{dl2_file}"],
         "longterm": ["{longterm_file}"],
+        "cherenkov": ["{longterm_file}"],
+        "catb": ["{catb_output}"],
+        "tailcuts": ["{tailcuts_dir}/dl1ab_Run{run05}.json"],
     }
     blocks = []
     for step, outs in outputs.items():
-        subrun = "--subrun={subrun}" if step not in CLOSE_STEPS else "--subrun=-1"
+        subrun = "--subrun={subrun}" if step not in CLOSE_STEPS + RUN_STEPS else "--subrun=-1"
         args = ["{python}", str(FAKE_TOOL), step, *outs, subrun]
+        if step in RUN_STEPS:
+            args.append("--run={run}")
         if step in fail:
             args.append(f"--fail-subruns={fail[step]}")
         if step in extra_args:

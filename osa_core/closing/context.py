@@ -8,7 +8,20 @@ from functools import partial
 
 from osa_core.config import Config
 from osa_core.paths import CloseLayout, NightPaths, datacheck_name, dl1_name, muons_name
+from osa_core.run_calibration import read_record
 from osa_core.steps import StepPlan, command_template, render
+
+
+def run_models(config: Config, night: dt.date, run: int) -> tuple[str | None, str]:
+    """(models folder, why none) for a run's DL2: the models its phase 2 chose with the
+    per-run workflow, the configured folder otherwise."""
+    if config.night.workflow == "per_run":
+        record = read_record(NightPaths(config, night).run_calibration_record(run))
+        if record is None:
+            return None, "the run's calibration (phase 2) decided nothing: no models"
+        return record.models.path, f"no DL2 models: {record.models.reason}"
+    models = config.analysis.models_dir
+    return (str(models) if models else None), "no DL2 models configured ([analysis] models_dir)"
 
 
 @dataclass(frozen=True)
@@ -39,7 +52,7 @@ class CloseRunContext:
             "run_datacheck_file": str(layout.run_datacheck_file(self.run)),
             "dl2_dir": str(layout.dl2_dir),
             "dl2_file": str(layout.dl2_file(self.run)),
-            "models_dir": str(analysis.models_dir) if analysis.models_dir else None,
+            "models_dir": run_models(self.config, self.night, self.run)[0],
             "dl2_config": str(analysis.dl2_config) if analysis.dl2_config else None,
             "dl1a_dir": str(paths.dl1a_dir),
             "python": __import__("sys").executable,
@@ -68,8 +81,9 @@ class CloseRunContext:
             outputs = (layout.run_datacheck_file(run),)
         elif name == "dl2":
             inputs, outputs = (layout.merged_dl1_file(run),), (layout.dl2_file(run),)
-            if not skip and self.config.analysis.models_dir is None:
-                skip = "no DL2 models configured ([analysis] models_dir)"
+            models, why = run_models(self.config, self.night, run)
+            if not skip and models is None:
+                skip = why
         else:
             raise KeyError(name)
         if skip:
@@ -111,6 +125,12 @@ def collect_run_datacheck(layout: CloseLayout, run: int, subruns: tuple[int, ...
 
 @dataclass(frozen=True)
 class CloseNightContext:
+    """The night's close steps: the night-wise datacheck, then the Cherenkov transparency
+    written into it. Both are data-quality products: a tool that fails on a night (the
+    longterm check crashes in its plots on runs without interleaved pedestals, an upstream
+    bug) must not keep the night from closing. Its failure is recorded and shown, and what
+    it could write is kept."""
+
     config: Config
     night: dt.date
     has_run_datacheck: bool
@@ -118,8 +138,6 @@ class CloseNightContext:
     subrun: int = -1
 
     def step(self, name: str) -> StepPlan:
-        if name != "longterm":
-            raise KeyError(name)
         layout = CloseLayout(NightPaths(self.config, self.night))
         values = CloseRunContext(self.config, self.night, 0, ()).values()
         if not self.has_run_datacheck:
@@ -132,10 +150,41 @@ class CloseNightContext:
                 skip_reason="no run-wise datacheck to summarise",
             )
         argv = render(command_template(self.config, name), values)
-        return StepPlan(
-            name=name,
-            argv=argv,
-            inputs=(layout.run_datacheck_dir,),
-            outputs=(layout.longterm_file,),
-            config_file=None,
-        )
+        if name == "longterm":
+            return StepPlan(
+                name=name,
+                argv=argv,
+                inputs=(layout.run_datacheck_dir,),
+                outputs=(layout.longterm_file,),
+                config_file=None,
+                tolerate=partial(_longterm_tolerated, layout),
+                keep_partial=True,
+            )
+        if name == "cherenkov":
+            if not layout.longterm_file.exists():
+                return StepPlan(
+                    name=name,
+                    argv=(),
+                    inputs=(),
+                    outputs=(),
+                    config_file=None,
+                    skip_reason="no night-wise datacheck file to update",
+                )
+            return StepPlan(
+                name=name,
+                argv=argv,
+                # it updates the night-wise file in place: an input, never an output to
+                # clear before it runs
+                inputs=(layout.longterm_file, layout.run_datacheck_dir),
+                outputs=(),
+                config_file=None,
+                tolerate=lambda rc: "the Cherenkov transparency could not be computed",
+            )
+        raise KeyError(name)
+
+
+def _longterm_tolerated(layout: CloseLayout, rc: int) -> str:
+    made = layout.longterm_file.exists()
+    return "lstchain_longterm_dl1_check failed" + (
+        " after writing the night-wise file (kept)" if made else " (no night-wise file)"
+    )

@@ -27,7 +27,8 @@ from osa_core.fsio import (
     write_json_atomic,
     write_text_atomic,
 )
-from osa_core.paths import SUBRUN_FILE_RE, CloseLayout, NightPaths
+from osa_core.paths import RUN_FILE_RE, CloseLayout, NightPaths
+from osa_core.run_calibration import read_record
 
 CHUNK = 4 * 1024 * 1024
 
@@ -61,45 +62,97 @@ def _files(folder: Path, pattern: str = "*") -> list[Path]:
     )
 
 
+def run_prod_ids(paths: NightPaths, run: int) -> tuple[str, str]:
+    """(DL1 cleaning id, DL2 id) of a run: its phase-2 decision with the per-run workflow,
+    the configured ids otherwise (and for a run phase 2 never decided)."""
+    production = paths.config.production
+    if paths.config.night.workflow == "per_run":
+        record = read_record(paths.run_calibration_record(run))
+        if record is not None:
+            return record.dl1_prod_id, record.dl2_prod_id or f"{record.dl1_prod_id}/no_models"
+    return str(production.dl1_prod_id), str(production.dl2_prod_id)
+
+
 def planned_moves(paths: NightPaths) -> list[Move]:
-    """Every product of the running tree and where it goes (SPEC §4 layout)."""
-    layout = CloseLayout(paths)
-    dl1, dl2 = paths.final_dl1, paths.final_dl2
-    dl1a_final = dl1.parent if paths.config.production.dl1_prod_id else dl1
+    """Every product of the running tree and where it goes (the site's layout):
+
+    ``DL1/YYYYMMDD/<prod>/`` holds muons/ and interleaved/ (and DL1a when kept), each run's
+    DL1b and datacheck go under its own cleaning folder (``tailcutXY/``), its DL2 under
+    ``DL2/YYYYMMDD/<prod>/<tailcutXY>/<nsb_tuning_X.XX>/``, the night-wise datacheck where
+    the datacheck pages read it (``DL1/datacheck_files/night_wise/...``)."""
+    layout = paths.close
+    root, night_dl1 = paths.final_dl1_root, paths.final_night_dl1
+    ids: dict[int, tuple[str, str]] = {}
+
+    def dl1_of(name: str) -> Path:
+        run = _run_of(name)
+        if run is None:
+            return night_dl1
+        if run not in ids:
+            ids[run] = run_prod_ids(paths, run)
+        return paths.final_dl1_of(ids[run][0])
+
+    def dl2_of(name: str) -> Path:
+        run = _run_of(name)
+        if run is not None and run not in ids:
+            ids[run] = run_prod_ids(paths, run)
+        return paths.final_dl2_of(ids[run][1]) if run is not None else paths.final_dl2
+
+    keep_dl1a = paths.config.closing.keep_dl1a == "copy"
     moves: list[Move] = []
+    links: list[Move] = []  # last: only once the DL1b they point to is in place
     for src in _files(paths.dl1a_dir):
         relative = src.relative_to(paths.dl1a_dir)
         if src.name.startswith("muons_"):
-            moves.append(Move(src, dl1 / "muons" / src.name, "muons"))
+            moves.append(Move(src, root / "muons" / src.name, "muons"))
+        elif src.name.startswith("dl1_") and not keep_dl1a:
+            dl1b = paths.dl1b_dir / src.name
+            final_dl1b = dl1_of(src.name) / src.name
+            if dl1b.exists() or final_dl1b.exists():
+                # DL1b (with the images) supersedes it: a link, not a second copy
+                links.append(Move(src, final_dl1b, "dl1a_link"))
+            else:  # no DL1b (given up in dl1ab): the DL1a is the only product, keep it
+                moves.append(Move(src, root / relative, "dl1a"))
         else:
-            moves.append(Move(src, dl1a_final / relative, "dl1a"))
-    moves += [Move(s, dl1 / s.name, "dl1b") for s in _files(paths.dl1b_dir)]
-    moves += [Move(s, dl1 / "datacheck" / s.name, "datacheck") for s in _files(paths.datacheck_dir)]
-    moves += [Move(s, dl1 / s.name, "dl1b_merged") for s in _files(layout.close_dir / "dl1")]
+            moves.append(Move(src, root / relative, "dl1a"))
+    moves += [Move(s, dl1_of(s.name) / s.name, "dl1b") for s in _files(paths.dl1b_dir)]
     moves += [
-        Move(s, dl1 / "muons" / s.name, "muons_merged") for s in _files(layout.close_dir / "muons")
+        Move(s, dl1_of(s.name) / "datacheck" / s.name, "datacheck")
+        for s in _files(paths.datacheck_dir)
     ]
     moves += [
-        Move(s, dl1 / "datacheck" / s.name, "datacheck_run")
-        for s in _files(layout.run_datacheck_dir)
+        Move(s, dl1_of(s.name) / s.name, "dl1b_merged") for s in _files(layout.close_dir / "dl1")
     ]
-    moves += [Move(s, dl2 / s.name, "dl2") for s in _files(layout.dl2_dir)]
     moves += [
-        Move(s, dl1 / "datacheck" / "dq" / s.relative_to(layout.close_dir / "dq"), "dq")
+        Move(s, root / "muons" / s.name, "muons_merged") for s in _files(layout.close_dir / "muons")
+    ]
+    for src in _files(layout.run_datacheck_dir):
+        if src.name.startswith(layout.longterm_file.stem):
+            moves.append(Move(src, paths.longterm_file.parent / src.name, "datacheck_night"))
+        else:
+            moves.append(Move(src, dl1_of(src.name) / "datacheck" / src.name, "datacheck_run"))
+    moves += [Move(s, dl2_of(s.name) / s.name, "dl2") for s in _files(layout.dl2_dir)]
+    moves += [
+        Move(s, night_dl1 / "datacheck" / "dq" / s.relative_to(layout.close_dir / "dq"), "dq")
         for s in _files(layout.close_dir / "dq")
     ]
     moves += [
         Move(s, layout.provenance_dir / s.name, "provenance")
         for s in _files(layout.close_dir / "provenance")
     ]
-    # Logs, histories and job scripts are copied, not removed: the running tree keeps the
-    # small text files the status is computed from.
-    for name in ("log", "history", "jobs"):
+    # Logs, histories, job scripts and the runs' phase-2 decisions are copied, not removed:
+    # the running tree keeps the small text files the status is computed from.
+    for name in ("log", "history", "jobs", "runcal"):
         moves += [
-            Move(s, dl1 / "log" / name / s.relative_to(paths.running / name), "log", remove=False)
+            Move(
+                s,
+                night_dl1 / "log" / name / s.relative_to(paths.running / name),
+                "log",
+                remove=False,
+            )
             for s in _files(paths.running / name)
         ]
-    return moves
+    return moves + links
 
 
 def rename_map(paths: NightPaths) -> dict[str, str]:
@@ -110,12 +163,14 @@ def rename_map(paths: NightPaths) -> dict[str, str]:
         for r in _record(CloseLayout(paths)).values()
         if r.get("src")
     }
-    mapping.update({str(m.src): str(m.dst) for m in planned_moves(paths)})
+    # a superseded DL1a keeps its own name (a link to its DL1b sits there): renaming it to
+    # the DL1b would make a product its own input
+    mapping.update({str(m.src): str(m.dst) for m in planned_moves(paths) if m.kind != "dl1a_link"})
     return mapping
 
 
 def _record(layout: CloseLayout) -> dict[str, dict]:
-    return {r["dst"]: r for r in read_json_lines(layout.moves_record) if "dst" in r}
+    return {r["dst"]: r for r in read_json_lines(layout.moves_record) if "dst" in r and "src" in r}
 
 
 def copy_verified(src: Path, dst: Path, digest: str) -> None:
@@ -142,6 +197,9 @@ def move_products(paths: NightPaths) -> list[dict]:
     record = _record(layout)
     for move in planned_moves(paths):
         key = str(move.dst.relative_to(base))
+        if move.kind == "dl1a_link":
+            _replace_by_link(layout, move, base)
+            continue
         if not move.src.exists():
             continue
         digest = sha256(move.src)
@@ -166,9 +224,54 @@ def move_products(paths: NightPaths) -> list[dict]:
     return sorted(record.values(), key=lambda e: e["dst"])
 
 
+def _replace_by_link(layout: CloseLayout, move: Move, base: Path) -> None:
+    """A DL1a whose DL1b (with the images) is in the final tree: record it as superseded
+    (checksum and size kept in the move record), then leave a link to the final DL1b in
+    its place, as the site does. Done only once the DL1b is verified in place."""
+    src = move.src
+    if src.is_symlink() or not src.exists():
+        return
+    if not move.dst.exists():
+        return  # the DL1b is not in the final tree yet: the next pass links it
+    entry = {
+        "dropped": str(src.relative_to(base)),
+        "replaced_by": str(move.dst.relative_to(base)),
+        "sha256": sha256(src),
+        "size": src.stat().st_size,
+        "kind": "dl1a",
+    }
+    append_line(layout.moves_record, json.dumps(entry, separators=(",", ":")))
+    fault_point(f"recorded dropped {src.name}")
+    tmp = src.with_name(f".{src.name}.link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(move.dst)
+    os.replace(tmp, src)
+    fault_point(f"linked {src.name}")
+
+
+def dropped(paths: NightPaths) -> list[dict]:
+    """The DL1a files superseded by their DL1b (for the manifest: nothing silently gone)."""
+    return [r for r in read_json_lines(paths.close.moves_record) if "dropped" in r]
+
+
+def link_longterm(paths: NightPaths) -> list[Path]:
+    """``night_wise/DL1_datacheck_YYYYMMDD.<ext>`` -> this production's night-wise files:
+    the link the site's datacheck pages follow (replaced atomically)."""
+    made = []
+    for target in sorted(paths.longterm_file.parent.glob(f"{paths.longterm_file.stem}.*")):
+        link = paths.longterm_link(target.suffix.lstrip("."))
+        ensure_dir(link.parent)
+        tmp = link.with_name(f".{link.name}.link")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+        made.append(link)
+    return made
+
+
 def _run_of(name: str) -> int | None:
-    match = SUBRUN_FILE_RE.search(name) or __import__("re").search(r"Run(\d{5,6})", name)
-    return int(match.group(1)) if match else None
+    match = RUN_FILE_RE.search(name)
+    return int(match.group("run")) if match else None
 
 
 def verify_manifest(paths: NightPaths, entries: list[dict]) -> list[str]:
@@ -191,6 +294,9 @@ def write_manifest(paths: NightPaths, entries: list[dict]) -> Path:
         "base": str(paths.config.paths.base),
         "files": entries,
         "total_bytes": sum(e["size"] for e in entries),
+        # DL1a files superseded by their DL1b (which keeps the images): a link in the
+        # running tree points at the DL1b; their checksums are kept here
+        "superseded": dropped(paths),
     }
     write_json_atomic(paths.manifest, data)
     fault_point("manifest written")

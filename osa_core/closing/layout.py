@@ -65,9 +65,10 @@ def disk_readiness(config: Config, plan: Plan) -> Readiness:
     calibration = plan.calibration
     if calibration is not None:
         cal = NightPaths(config, calibration.night)
+        drs4 = NightPaths(config, calibration.drs4_from)
         if not (
-            cal.drs4_file(calibration.drs4_run).exists()
-            and cal.calibration_file(calibration.pedcal_run).exists()
+            drs4.drs4_file(calibration.drs4_run).exists()
+            and cal.calibration_file(calibration.pedcal_run, calibration.filters).exists()
         ):
             missing.append("calibration products are not there yet")
     for sequence in plan.data_sequences:

@@ -17,8 +17,10 @@ import sys
 
 from osa_core.closing.context import CloseNightContext, CloseRunContext
 from osa_core.closing.finalize import (
+    link_longterm,
     move_products,
     rename_map,
+    run_prod_ids,
     verify_manifest,
     write_manifest,
     write_night_finished,
@@ -28,6 +30,7 @@ from osa_core.closing.provenance import write_run_provenance
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
 from osa_core.faults import fault_point
+from osa_core.history import TOLERATED, read_history, summarize
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
 from osa_core.paths import CloseLayout, NightPaths, parse_night
@@ -76,6 +79,16 @@ def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
     rc = run_steps(config, context, CLOSE_NIGHT_STEPS, layout.night_history)
     if rc != 0:
         return rc
+    journal = Journal(paths.journal)
+    notes = summarize(read_history(layout.night_history)).last_note_of
+    for step in CLOSE_NIGHT_STEPS:
+        if notes.get(step, "").startswith(TOLERATED):
+            log(f"{step}: {notes[step]}")
+            if not any(
+                e.get("action") == "close_problem" and e.get("step") == step
+                for e in journal.read().entries
+            ):
+                journal.append("close_problem", step=step, note=notes[step])
     renames = rename_map(paths)
     calibration_run = plan.calibration.pedcal_run if plan.calibration else None
     for sequence in plan.data_sequences:
@@ -90,16 +103,21 @@ def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
         )
     fault_point("provenance written")
     entries = move_products(paths)
+    for link in link_longterm(paths):
+        log(f"night-wise datacheck linked: {link}")
     problems = verify_manifest(paths, entries)
     if problems:
         log(f"manifest check failed: {problems[0]} (and {len(problems) - 1} more)")
         return 1
     write_manifest(paths, entries)
-    notes = [f"run {s.run:05d} subruns {len(s.subruns)}" for s in plan.data_sequences]
-    write_night_finished(paths, entries, notes)
-    Journal(paths.journal).append(
-        "closed", files=len(entries), bytes=sum(e["size"] for e in entries)
-    )
+    lines = []
+    for sequence in plan.data_sequences:
+        dl1_id, dl2_id = run_prod_ids(paths, sequence.run)
+        lines.append(
+            f"run {sequence.run:05d} subruns {len(sequence.subruns)} dl1 {dl1_id} dl2 {dl2_id}"
+        )
+    write_night_finished(paths, entries, lines)
+    journal.append("closed", files=len(entries), bytes=sum(e["size"] for e in entries))
     log(f"night closed: {len(entries)} files in the final tree, manifest {paths.manifest}")
     return 0
 

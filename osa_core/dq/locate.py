@@ -83,11 +83,13 @@ def datacheck_folders(paths: NightPaths) -> list[Path]:
     close = CloseLayout(paths)
     staged_root = close.close_dir / "staged"
     staged = sorted(p / "datacheck" for p in (Path(e.path) for e in _scan(staged_root)))
-    return [paths.final_dl1 / "datacheck", close.run_datacheck_dir, *staged, paths.datacheck_dir]
+    # each cleaning folder of the night (per-run cleaning: a night may have several)
+    finals = sorted(Path(e.path) / "datacheck" for e in _scan(paths.final_dl1_root) if e.is_dir())
+    return [*finals, close.run_datacheck_dir, *staged, paths.datacheck_dir]
 
 
 def muon_folders(paths: NightPaths) -> list[Path]:
-    return [paths.final_dl1 / "muons", paths.dl1a_dir]
+    return [paths.final_dl1_root / "muons", paths.final_dl1 / "muons", paths.dl1a_dir]
 
 
 def find_night_files(paths: NightPaths) -> NightFiles:

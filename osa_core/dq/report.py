@@ -40,7 +40,7 @@ img { max-width: 100%; border: 1px solid #eee; }
 def report_dir(paths: NightPaths) -> Path:
     """``close/dq`` while the night is open, the final tree's ``datacheck/dq`` after."""
     if paths.night_finished.exists():
-        return paths.final_dl1 / "datacheck" / "dq"
+        return paths.final_night_dl1 / "datacheck" / "dq"
     return paths.close_dir / "dq"
 
 

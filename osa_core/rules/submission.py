@@ -10,14 +10,18 @@ submissions, jobs the scheduler held, jobs whose end it lost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from osa_core.config import Config, JobResources
 from osa_core.intents import Cancel, Decision, Dependency, EndLost, PlannedJob, Record, Ref, Release
+from osa_core.jobs import resources_for
 from osa_core.journal import JournalView
 from osa_core.rules.closing import armed_close
 from osa_core.rules.lost_ends import jobs_with_lost_end
+from osa_core.rules.phases import chain_phases
 from osa_core.rules.retry import RetryDecision, decide, resources_of, with_more_memory
 from osa_core.snapshot import NightSnapshot
-from osa_core.status import NightStatus, SequenceStatus, SubrunStatus
+from osa_core.status import NightStatus, RunCalibrationStatus, SubrunStatus
 from osa_core.vocabulary import ACTIVE_STATES, JobKind, State, sorted_job_ids
 
 SCHEDULER_DOWN = "scheduler not answering ({}); nothing submitted, last known state shown"
@@ -54,8 +58,16 @@ def _pending_tasks(status: NightStatus) -> int:
     return sum(seq.counts.get(State.PENDING, 0) for seq in status.sequences)
 
 
+def first_phase(plan_per_run: bool) -> JobKind:
+    """The job kind that starts a subrun's work: its whole chain, or DL1A (phase 1)."""
+    return JobKind.DL1A if plan_per_run else JobKind.DATA
+
+
 def decide_submission(snapshot: NightSnapshot, *, arm: bool = True) -> Decision:
-    """Submit every sequence never submitted (idempotent), then arm the close."""
+    """Submit what was never submitted (idempotent): the calibration first, then, per run,
+    the subruns no job ever covered (a whole run, or the late subruns of a submitted one),
+    chained after the calibration; with the per-run workflow, the phases after them
+    (``rules.phases``); then arm the close."""
     config, plan, status = snapshot.config, snapshot.plan, snapshot.status
     decision = Decision()
     if plan.problems:
@@ -83,43 +95,47 @@ def decide_submission(snapshot: NightSnapshot, *, arm: bool = True) -> Decision:
         deps, blocked = (Ref(0),), None  # data waits on the job submitted just before
     pending = _pending_tasks(status)
     cap = config.slurm.max_pending_jobs
+    kind = first_phase(plan.per_run)
     for seq in status.data:
-        if seq.state != State.NOT_SUBMITTED or seq.job_ids:
+        new = tuple(s.subrun for s in seq.subruns if s.state == State.NOT_SUBMITTED)
+        if not new:
             decision.skipped.append((seq.sequence.run, f"already submitted ({seq.state})"))
             continue
         if blocked:
             decision.skipped.append((seq.sequence.run, blocked))
             continue
-        size = len(seq.sequence.subruns)
+        size = len(new) * (2 if plan.per_run else 1)  # per run: a DL1B task follows each
         if pending and pending + size > cap:
             decision.skipped.append(
                 (seq.sequence.run, f"pending-job cap ({pending} pending, cap {cap}): next tick")
             )
             continue
         pending += size
+        late = len(new) < len(seq.subruns)
         decision.intents.append(
             PlannedJob(
                 run=seq.sequence.run,
-                kind=seq.sequence.kind,
-                indices=seq.sequence.subruns,
+                kind=kind,
+                indices=new,
                 resources=config.slurm.data,
                 dependencies=deps,
                 attempt=1,
                 purpose="submit",
+                reason="subruns that appeared after the run was submitted" if late else "",
             )
         )
+    chain_phases(snapshot, decision)
     if arm:
         arm_close(snapshot, decision)
     return decision
 
 
 def _last_resources(
-    config: Config, seq: SequenceStatus, journal: JournalView, index: int | None
+    config: Config, journal: JournalView, run: int, kind: str, index: int | None
 ) -> JobResources:
-    default = (
-        config.slurm.calibration if seq.sequence.kind == JobKind.CALIBRATION else config.slurm.data
-    )
-    for sub in reversed(journal.for_run(seq.sequence.run)):
+    default = resources_for(config, JobKind(kind))
+    subs = [s for s in journal.for_run(run) if s.kind == kind]
+    for sub in reversed(subs):
         if sub.indices is None or index in sub.indices:
             return resources_of(sub.memory, sub.time_limit, default)
     return default
@@ -134,7 +150,10 @@ def decide_resubmission(
     more_memory: bool = False,
     arm: bool = True,
 ) -> Decision:
-    """Which failed subruns to resubmit, grouped into one array per run and resources."""
+    """Which failed work to resubmit: exactly the failed subruns, one compact array per
+    run, phase and resources, and a run's failed calibration (one job); by the retry
+    policy when cron asks, by the operator's word otherwise. What waited on them is chained
+    after them (``rules.phases``); then the close is armed."""
     config, status, journal = snapshot.config, snapshot.status, snapshot.journal
     decision = Decision()
     deps: tuple[Dependency, ...]
@@ -143,22 +162,24 @@ def decide_resubmission(
         run = seq.sequence.run
         if runs is not None and run not in runs:
             continue
-        failed = seq.failed
+        is_calibration = seq.sequence.kind == JobKind.CALIBRATION
+        failed: list[Failed] = [Failed(s, s.phase or seq.sequence.kind) for s in seq.failed]
         if indices and run in indices:
             wanted = set(indices[run])
-            failed = [s for s in failed if s.subrun in wanted]
+            failed = [f for f in failed if f.subrun.subrun in wanted]
+        elif seq.run_calibration is not None and seq.run_calibration.is_failed:
+            failed.append(Failed(seq.run_calibration, JobKind.RUN_CALIBRATION))
         if not failed:
             continue
-        is_calibration = seq.sequence.kind == JobKind.CALIBRATION
         if blocked and not is_calibration:
             decision.skipped.append((run, blocked))
             continue
-        groups: dict[JobResources, list[tuple[SubrunStatus, RetryDecision]]] = {}
-        for subrun in failed:
-            current = _last_resources(
-                config, seq, journal, None if is_calibration else subrun.subrun
-            )
-            verdict = decide(subrun, current, config.retry, automatic=automatic)
+        groups: dict[tuple[str, JobResources], list[tuple[Failed, RetryDecision]]] = {}
+        for item in failed:
+            single = is_calibration or item.kind == JobKind.RUN_CALIBRATION
+            index = None if single else item.subrun.subrun
+            current = _last_resources(config, journal, run, item.kind, index)
+            verdict = decide(item.subrun, current, config.retry, automatic=automatic)
             if more_memory:
                 verdict = RetryDecision(
                     True,
@@ -174,30 +195,50 @@ def decide_resubmission(
                     f"operator decision (policy alone would stop: {verdict.reason})",
                 )
             if not verdict.retry:
-                decision.skipped.append((run, f"subrun {subrun.subrun}: {verdict.reason}"))
+                decision.skipped.append((run, f"{item.label}: {verdict.reason}"))
                 continue
-            groups.setdefault(verdict.resources, []).append((subrun, verdict))
+            groups.setdefault((item.kind, verdict.resources), []).append((item, verdict))
         if is_calibration and groups:
             # data resubmitted in the same decision waits on the new calibration job
             deps, blocked = (Ref(len(decision.jobs)),), None
-        for resources, members in groups.items():
-            chosen = tuple(sorted(s.subrun for s, _ in members))
+        for (kind, resources), members in groups.items():
+            single = is_calibration or kind == JobKind.RUN_CALIBRATION
+            chosen = tuple(
+                sorted(f.subrun.subrun for f, _ in members if isinstance(f.subrun, SubrunStatus))
+            )
             reasons = sorted({d.reason for _, d in members})
             decision.intents.append(
                 PlannedJob(
                     run=run,
-                    kind=seq.sequence.kind,
-                    indices=None if is_calibration else chosen,
+                    kind=kind,
+                    indices=None if single else chosen,
                     resources=resources,
-                    dependencies=() if is_calibration else deps,
-                    attempt=max(s.attempts for s, _ in members) + 1,
+                    dependencies=()
+                    if is_calibration or (kind != first_phase(True) and kind != JobKind.DATA)
+                    else deps,
+                    attempt=max(f.subrun.attempts for f, _ in members) + 1,
                     purpose="resubmit",
                     reason="; ".join(reasons)[:200],
                 )
             )
+    chain_phases(snapshot, decision)
     if arm:
         arm_close(snapshot, decision)
     return decision
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Failed work to resubmit: a subrun of some phase, or a run's calibration."""
+
+    subrun: SubrunStatus | RunCalibrationStatus
+    kind: str
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.subrun, RunCalibrationStatus):
+            return "run calibration"
+        return f"subrun {self.subrun.subrun}"
 
 
 def arm_close(snapshot: NightSnapshot, decision: Decision) -> None:

@@ -27,8 +27,18 @@ def main() -> int:
     parser.add_argument(
         "--output-kb", type=int, default=0, help="make each output this big (fills a small disk)"
     )
+    parser.add_argument("--run", type=int, default=-1)
+    parser.add_argument("--fail-runs", default="", help="run-level steps: fail for these runs")
+    parser.add_argument(
+        "--tailcuts", default="8,4", help="tailcuts step: picture,boundary of the written config"
+    )
+    parser.add_argument("--nsb", type=float, default=0.2, help="tailcuts step: NSB it logs")
     args = parser.parse_args()
+    if args.step == "tailcuts":
+        return tailcuts(args)
     fail = {int(x) for x in args.fail_subruns.split(",") if x}
+    if args.run in {int(x) for x in args.fail_runs.split(",") if x}:
+        fail.add(args.subrun)
     if args.alloc_mb:
         hog = bytearray(args.alloc_mb * 1024 * 1024)
         for i in range(0, len(hog), 4096):
@@ -49,6 +59,28 @@ def main() -> int:
         print(f"{args.step}: failing on purpose for subrun {args.subrun}", file=sys.stderr)
         return args.rc
     print(f"{args.step}: ok subrun {args.subrun}")
+    return 0
+
+
+def tailcuts(args: argparse.Namespace) -> int:
+    """Like lstchain_find_tailcuts: a dl1ab config and a log with the NSB line; when told to
+    fail, the log lines of a run without enough interleaved pedestals and no config."""
+    config = args.outputs[0]
+    config.parent.mkdir(parents=True, exist_ok=True)
+    log = config.parent / f"log_find_tailcuts_Run{args.run:05d}.log"
+    if args.run in {int(x) for x in args.fail_runs.split(",") if x}:
+        log.write_text(
+            "    Too few interleaved pedestals (6) - skipped subrun!\n"
+            f"No valid computation was possible for run {args.run}\n"
+            "lstchain_find_tailcuts failed!\n"
+        )
+        return 1
+    picture, boundary = (int(x) for x in args.tailcuts.split(","))
+    config.write_text(
+        '{"tailcuts_clean_with_pedestal_threshold": '
+        f'{{"picture_thresh": {picture}, "boundary_thresh": {boundary}}}}}\n'
+    )
+    log.write_text(f"Additional NSB rate (over dark MC): {args.nsb:.4f} p.e./ns\n")
     return 0
 
 

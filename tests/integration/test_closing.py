@@ -121,9 +121,15 @@ def test_close_moves_products_writes_manifest_and_provenance(tmp_path: Path) -> 
         [*running_products, "dl1_LST-1.Run02002.h5", "dl1_LST-1.Run02003.h5"]
     )
     assert (paths.final_dl2 / "dl2_LST-1.Run02002.h5").exists()
-    assert (final / "muons" / "muons_LST-1.Run02003.fits").exists()
-    assert (final / "datacheck" / "DL1_datacheck_20200218.h5").exists()
+    assert (paths.final_dl1_root / "muons" / "muons_LST-1.Run02003.fits").exists()
+    # the night-wise datacheck where the site's pages read it, and their link to it
+    assert paths.longterm_file.exists()
+    assert paths.longterm_link().resolve() == paths.longterm_file.resolve()
     assert not any(paths.dl1b_dir.iterdir())  # moved, not copied
+    # DL1a is not kept twice: its DL1b (with images) is in the final tree, a link remains
+    dl1a = paths.dl1a_dir / "dl1_LST-1.Run02002.0000.h5"
+    assert dl1a.is_symlink() and dl1a.resolve() == (final / dl1a.name).resolve()
+    assert not (paths.final_dl1_root / dl1a.name).exists()
     manifest = json.loads(paths.manifest.read_text())
     for entry in manifest["files"]:
         assert sha256(config.paths.base / entry["dst"]) == entry["sha256"]
