@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         from osa_core.cli.tables import plan_header, plan_table
 
         out = console()
-        out.print(plan_header(plan, config))
+        out.print(plan_header(plan, config, choices=True))
         mode = "simulate" if args.simulate else "scripts" if args.no_submit else "submit"
         out.print(plan_table(plan, config, mode, out.width))
         if specs:

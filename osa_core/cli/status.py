@@ -28,13 +28,22 @@ def run(args: argparse.Namespace) -> int:
         print_json(status.to_dict())
     else:
         out = console()
-        from osa_core.cli.tables import plan_table, status_header, status_rows, subrun_table
+        from osa_core.cli.tables import (
+            plan_table,
+            runs_table,
+            status_header,
+            status_rows,
+            subrun_table,
+        )
 
         out.print(status_header(status, config))
         if args.run is not None or args.failed:
             out.print(subrun_table(status, args.run, only_failed=args.failed))
         else:
             out.print(plan_table(plan, config, "status", out.width, rows=status_rows(status)))
+            runs = runs_table(status, out.width)
+            if runs is not None:
+                out.print(runs)
     return exit_code(status)
 
 

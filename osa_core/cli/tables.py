@@ -20,7 +20,7 @@ from osa_core.config import Config
 from osa_core.plan import Plan, Sequence
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, JobKind, State
 
-STEP_COLUMNS = ("DL1", "MUONS", "DL1AB", "DCHECK", "DL2")
+STEP_COLUMNS = ("DL1", "MUONS", "CATB", "DL1AB", "DCHECK", "DL2")
 STATE_STYLE = {
     State.COMPLETED: "green",
     State.RUNNING: "cyan",
@@ -56,7 +56,9 @@ class SequenceRow:
     percent: dict[str, float | None] = field(default_factory=dict)
 
 
-def plan_header(plan: Plan, config: Config) -> Group:
+def plan_header(plan: Plan, config: Config, choices: bool = False) -> Group:
+    """The night line, its calibration (with, when asked, every input and where it came
+    from), problems and warnings."""
     lines = [
         Text.assemble(
             ("Night ", "bold"),
@@ -71,6 +73,14 @@ def plan_header(plan: Plan, config: Config) -> Group:
         lines.append(
             Text(f"Calibration (seq 0, parent of all data): {plan.calibration.description}{reuse}")
         )
+        if choices:
+            lines += [Text(f"  {c.line()}", style="dim") for c in plan.calibration.choices]
+    workflow = (
+        "per run: DL1a · Cat-B + tail cuts + models · DL1b with the run's cleaning"
+        if plan.per_run
+        else f"fixed cleaning {config.production.dl1_prod_id} for every run"
+    )
+    lines.append(Text(f"Workflow: {workflow}", style="dim"))
     for problem in plan.problems:
         lines.append(Text(f"✗ {problem}", style="bold red"))
     for warning in plan.warnings:
@@ -106,10 +116,10 @@ def sequence_table(rows: list[SequenceRow], width: int) -> Group:
     names; narrow (80): run, subruns, source, attempts, job, state and DL1AB progress."""
     layout = "wide" if width >= 150 else "medium" if width >= 110 else "narrow"
     step_names = dict(
-        zip(STEP_COLUMNS, ("DL1%", "MUONS%", "DL1AB%", "DCHECK%", "DL2%"), strict=False)
+        zip(STEP_COLUMNS, ("DL1%", "MUONS%", "CAT-B", "DL1AB%", "DCHECK%", "DL2%"), strict=True)
     )
     if layout != "wide":
-        step_names = dict(zip(STEP_COLUMNS, ("DL1", "MU", "AB%", "DC", "DL2"), strict=False))
+        step_names = dict(zip(STEP_COLUMNS, ("DL1", "MU", "CB", "AB%", "DC", "DL2"), strict=True))
     columns: list[tuple[str, str]] = [("Seq", "Seq")]
     if layout == "wide":
         columns.append(("Parent", "Parent"))
@@ -130,7 +140,10 @@ def sequence_table(rows: list[SequenceRow], width: int) -> Group:
         columns.append(("CPU", "CPU"))
     if layout != "narrow":
         columns.append(("Exit", "Exit"))
+    per_run = any("CATB" in row.percent for row in rows)
     steps = STEP_COLUMNS if layout != "narrow" else ("DL1AB",)
+    if not per_run:
+        steps = tuple(s for s in steps if s != "CATB")
     columns += [(f"{name}%", step_names[name]) for name in steps]
     cells: list[list[Text]] = []
     for row in rows:
@@ -225,6 +238,42 @@ def excluded_table(plan: Plan) -> Table | None:
     for item in plan.excluded:
         table.add_row(f"{item.run:05d}", Text(item.run_type), item.reason)
     return table
+
+
+def runs_table(status: Any, width: int) -> Group | None:
+    """Per run of the per-run workflow: what its phase 2 decided (cleaning and NSB, Cat-B,
+    models) or where it stands, and what keeps it waiting."""
+    rows = []
+    for seq in status.data:
+        runcal = seq.run_calibration
+        if runcal is None:
+            continue
+        record = runcal.record
+        if record is None:
+            cleaning = Text(f"{runcal.state.lower()}", style=state_style(runcal.state))
+            nsb, catb, models = Text("-"), Text("-"), Text("-")
+        else:
+            tail = record.tailcuts
+            cleaning = Text(tail.prod_id + (" (fallback)" if tail.fallback else ""))
+            if tail.fallback:
+                cleaning.stylize("yellow")
+            nsb = Text("-" if tail.nsb is None else f"{tail.nsb:.2f}")
+            catb = Text("✓", style="green") if record.catb.ok else Text("✗", style="yellow")
+            models = Text(
+                record.models.dl2_prod_id or "none", style="" if record.models.ok else "yellow"
+            )
+        why = seq.waiting or (
+            record.tailcuts.fallback if record and record.tailcuts.fallback else ""
+        )
+        rows.append(
+            [Text(f"{seq.sequence.run:05d}"), cleaning, nsb, catb, models, Text(why or "-")]
+        )
+    if not rows:
+        return None
+    headers = ["Run", "Cleaning", "NSB", "Cat-B", "Models", "Why / waiting on"]
+    return grid(
+        headers, [False, True, False, True, True, True], rows, width, flexible=5, max_flexible=60
+    )
 
 
 def plan_table(

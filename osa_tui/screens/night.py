@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from osa_core.actions import Selection
+from osa_core.status import SequenceStatus
 from osa_core.vocabulary import JobKind
 from osa_tui.engine import NightView
 from osa_tui.screens.filtering import FilterMixin
@@ -41,6 +42,22 @@ def bar(percent: float | None) -> Text:
     text = text.ljust(BAR_WIDTH, "░")
     style = "green" if percent >= 100 else "yellow" if percent > 0 else "dim"
     return Text(f"{text}{percent:4.0f}", style=style)
+
+
+def cleaning_cell(seq: SequenceStatus) -> Text:
+    """The run's cleaning (per-run workflow): ``tailcut1005 ✓`` (Cat-B made), a fallback
+    marked ``*``, or the run calibration's state while it is not decided."""
+    runcal = seq.run_calibration
+    if runcal is None:
+        return Text("-", style="dim")
+    record = runcal.record
+    if record is None:
+        return Text(f"{symbol(runcal.state)} {runcal.state.lower()}", style="dim")
+    text = Text(record.tailcuts.prod_id + ("*" if record.tailcuts.fallback else ""))
+    if record.tailcuts.fallback:
+        text.stylize("yellow")
+    text.append(" CB✓" if record.catb.ok else " CB✗", style="green" if record.catb.ok else "yellow")
+    return text
 
 
 class NightScreen(FilterMixin, Screen):
@@ -76,6 +93,7 @@ class NightScreen(FilterMixin, Screen):
         ("Source", "source"),
         ("Subruns", "subruns"),
         ("DL1a", "dl1"),
+        ("Cleaning", "cleaning"),
         ("DL1b", "dl1ab"),
         ("Check", "dcheck"),
         ("DL2", "dl2"),
@@ -155,6 +173,7 @@ class NightScreen(FilterMixin, Screen):
                 "source": Text(sequence.source_name or "-", overflow="ellipsis", no_wrap=True),
                 "subruns": subruns,
                 "dl1": bar(seq.percent.get("DL1")),
+                "cleaning": cleaning_cell(seq),
                 "dl1ab": bar(seq.percent.get("DL1AB")),
                 "dcheck": bar(seq.percent.get("DCHECK")),
                 "dl2": bar(seq.percent.get("DL2")),
@@ -186,6 +205,8 @@ class NightScreen(FilterMixin, Screen):
                 + ", ".join(f"{e.run} ({e.reason})" for e in excluded[:6])
                 + (f" and {len(excluded) - 6} more" if len(excluded) > 6 else "")
             )
+        waiting = [f"run {s.sequence.run:05d}: {s.waiting}" for s in view.status.data if s.waiting]
+        notes[:0] = waiting[:2]
         if view.readiness and not view.readiness.ready and not view.status.closed:
             notes.insert(0, view.readiness.summary())
         self.query_one("#notes", Static).update("\n".join(notes[:4]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from osa_core.actions import Selection
-from osa_core.status import SubrunStatus
+from osa_core.status import SequenceStatus, SubrunStatus
 from osa_core.units import human_bytes, human_seconds
 from osa_tui.engine import NightView
 from osa_tui.symbols import LEGEND, symbol
@@ -25,7 +27,7 @@ class RunScreen(Screen):
         Binding("enter", "logs", "Logs", show=False, id="open_logs"),
     ]
     DEFAULT_CSS = """
-    RunScreen #run-title { height: 1; padding: 0 1; text-style: bold; }
+    RunScreen #run-title { height: auto; max-height: 3; padding: 0 1; text-style: bold; }
     RunScreen #detail { height: 5; padding: 0 1; background: $panel; }
     RunScreen #legend { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -76,6 +78,7 @@ class RunScreen(Screen):
                 title.append(counts)
                 if seq.job_ids:
                     title.append(f"  · jobs {', '.join(seq.job_ids[-3:])}", style="dim")
+                title.append_text(run_calibration_line(seq, self.app.state_style))
         if self.run is None:
             title.append(f"All subruns of the night: {len(cells)}", style="bold")
         self.query_one("#run-title", Static).update(title)
@@ -113,6 +116,41 @@ class RunScreen(Screen):
 
     def action_logs(self) -> None:
         self.app.action_logs()
+
+
+def run_calibration_line(seq: SequenceStatus, style_of: Callable[[str], str]) -> Text:
+    """The run's own calibration (per-run workflow): cleaning and NSB, Cat-B, models, and
+    what keeps the run waiting. Empty for a run with the fixed cleaning."""
+    runcal = seq.run_calibration
+    text = Text()
+    if runcal is None:
+        return text
+    record = runcal.record
+    text.append("\nrun calibration: ")
+    if record is None:
+        text.append(f"{symbol(runcal.state)} {runcal.state.lower()}", style=style_of(runcal.state))
+        if runcal.job_id:
+            text.append(f" (job {runcal.job_id})", style="dim")
+    else:
+        tail = record.tailcuts
+        text.append(tail.prod_id, style="bold")
+        if tail.fallback:
+            text.append(f" (fallback: {tail.fallback})", style="yellow")
+        elif tail.nsb is not None:
+            text.append(f" · NSB {tail.nsb:.2f}")
+        text.append(" · Cat-B ")
+        if record.catb.ok:
+            text.append("✓", style="green")
+        else:
+            text.append(f"✗ {record.catb.reason}", style="yellow")
+        text.append(" · models ")
+        if record.models.ok:
+            text.append(record.models.dl2_prod_id or "", style="bold")
+        else:
+            text.append(f"none: {record.models.reason}", style="yellow")
+    if seq.waiting:
+        text.append(f"\nwaiting: {seq.waiting}", style="bold yellow")
+    return text
 
 
 def describe_subrun(sub: SubrunStatus, style: str) -> Text:

@@ -21,7 +21,9 @@ from osa_core.generator import GeneratedRun, NightSpec, generate_night
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
 from osa_core.rules.readiness import readiness
-from osa_core.status import NightStatus, SequenceStatus, SubrunStatus
+from osa_core.run_calibration import CatB, Models, RunCalibration, Tailcuts
+from osa_core.status import NightStatus, RunCalibrationStatus, SequenceStatus, SubrunStatus
+from osa_core.vocabulary import State
 from osa_tui.engine import CampaignView, Engine, NightView
 
 NIGHT = dt.date(2020, 2, 18)
@@ -76,6 +78,44 @@ def _state_for(run: int, subrun: int) -> tuple[str, tuple[str, ...], str, int]:
     return "PENDING", (), "Dependency", 1
 
 
+def _run_calibration(run: int) -> tuple[RunCalibrationStatus, str]:
+    """Each run's phase 2, frozen: decided (the finder's cleaning, or the fallback with its
+    reason), or still running, as a per-run night shows them."""
+    decided = {
+        2002: RunCalibration(
+            2002,
+            Tailcuts("dl1ab_Run02002.json", "tailcut84", 8, 4, 0.13),
+            CatB("cat_B_calibration_filters_52.Run02002.h5"),
+            Models("models/AllSky/x", "tailcut84/nsb_tuning_0.14", "NSB 0.13 -> 0.14"),
+            "2020-02-19T07:40:00+00:00",
+        ),
+        2003: RunCalibration(
+            2003,
+            Tailcuts(
+                None, "tailcut84", 8, 4, None, "41 pedestal events < 100 in every sampled subrun"
+            ),
+            CatB(None, "too few interleaved flat-field events"),
+            Models("models/AllSky/y", "tailcut84/nsb_tuning_0.14", "dark-sky models"),
+            "2020-02-19T07:41:00+00:00",
+        ),
+        2005: RunCalibration(
+            2005,
+            Tailcuts("dl1ab_Run02005.json", "tailcut1005", 10, 5, 0.46),
+            CatB("cat_B_calibration_filters_52.Run02005.h5"),
+            Models("models/AllSky/z", "tailcut1005/nsb_tuning_0.50", "NSB 0.46 -> 0.50"),
+            "2020-02-19T07:42:00+00:00",
+        ),
+    }
+    if run in decided:
+        return RunCalibrationStatus(
+            State.COMPLETED, job_id=f"2{run}", attempts=1, record=decided[run]
+        ), ""
+    return (
+        RunCalibrationStatus(State.PENDING, job_id=f"2{run}", attempts=1, reason="Dependency"),
+        f"run calibration pending (job 2{run})",
+    )
+
+
 def frozen_view(config: Config) -> NightView:
     plan = build_plan(config, NIGHT)
     sequences = []
@@ -123,6 +163,7 @@ def frozen_view(config: Config) -> NightView:
         )
         from osa_core.status import aggregate_state as _aggregate
 
+        runcal, waiting = _run_calibration(sequence.run)
         sequences.append(
             SequenceStatus(
                 sequence=sequence,
@@ -134,6 +175,8 @@ def frozen_view(config: Config) -> NightView:
                 attempts=max(s.attempts for s in subs),
                 cpu=1700.0 * len(subs),
                 exit_code=None,
+                run_calibration=runcal if sequence.kind != "CALIBRATION" else None,
+                waiting=waiting,
             )
         )
     status = NightStatus(
