@@ -30,6 +30,7 @@ from osa_core.closing.provenance import write_run_provenance
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
 from osa_core.faults import fault_point
+from osa_core.fsio import read_json_lines
 from osa_core.history import TOLERATED, read_history, summarize
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
@@ -51,6 +52,11 @@ def close_run(config: Config, plan: Plan, run: int) -> int:
 def _close_run_locked(
     config: Config, plan: Plan, run: int, paths: NightPaths, layout: CloseLayout
 ) -> int:
+    if moving_started(layout):
+        # the night's products are already moving to the final tree: every close step
+        # succeeded before the first move (making them again would read moved inputs)
+        log(f"close run {run}: the move to the final tree has begun; nothing to make")
+        return 0
     sequence = plan.sequence_for_run(run)
     completed = completed_subruns(paths, run, sequence.subruns)
     log(f"close run {run}: {len(completed)}/{len(sequence.subruns)} subruns complete")
@@ -74,12 +80,17 @@ def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
     if paths.night_finished.exists():
         log("night already finished")
         return 0
+    journal = Journal(paths.journal)
+    if moving_started(layout):
+        # a close killed while moving: the steps and provenance were done before the first
+        # move; resume the move from its record, never remake what moved
+        log("the move to the final tree had begun: resuming it from its record")
+        return _finish(config, plan, paths, journal)
     has_datacheck = any(layout.run_datacheck_file(s.run).exists() for s in plan.data_sequences)
     context = CloseNightContext(config, plan.night, has_datacheck)
     rc = run_steps(config, context, CLOSE_NIGHT_STEPS, layout.night_history)
     if rc != 0:
         return rc
-    journal = Journal(paths.journal)
     notes = summarize(read_history(layout.night_history)).last_note_of
     for step in CLOSE_NIGHT_STEPS:
         if notes.get(step, "").startswith(TOLERATED):
@@ -102,6 +113,16 @@ def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
             layout.close_dir / "provenance",
         )
     fault_point("provenance written")
+    return _finish(config, plan, paths, journal)
+
+
+def moving_started(layout: CloseLayout) -> bool:
+    """True once the first product was copied to the final tree (the move record exists)."""
+    return bool(read_json_lines(layout.moves_record))
+
+
+def _finish(config: Config, plan: Plan, paths: NightPaths, journal: Journal) -> int:
+    """Move (resumable), verify, manifest, NightFinished."""
     entries = move_products(paths)
     for link in link_longterm(paths):
         log(f"night-wise datacheck linked: {link}")

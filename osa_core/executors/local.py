@@ -27,7 +27,7 @@ from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
 from osa_core.fsio import ensure_dir
 from osa_core.jobs import JobSpec
 from osa_core.locking import FileLock
-from osa_core.vocabulary import State
+from osa_core.vocabulary import ACTIVE_STATES, State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -188,6 +188,10 @@ class LocalExecutor:
                     ended=_ts(ended),
                 )
             )
+        if any(task.state in ACTIVE_STATES for task in tasks) and not runner_alive(self.config):
+            # work and no runner (it was killed, or the machine rebooted): start one; it
+            # adopts the tasks still running and ends those that vanished (NODE_FAIL)
+            ensure_runner(self.config)
         return QueryResult(tasks=tasks, reachable=True, complete=True)
 
     def end_lost(self, job_ids: Iterable[str]) -> EndResult:
