@@ -192,7 +192,7 @@ def _frozen_engine(config: Any, view: Any) -> Any:
         def __init__(self) -> None:
             super().__init__(config, read_only=True, executor=NoScheduler())  # type: ignore[arg-type]
 
-        def load(self, night: dt.date) -> Any:
+        def load(self, night: dt.date, ask_scheduler: bool = True) -> Any:
             return view
 
     return FrozenEngine()

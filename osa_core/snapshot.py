@@ -30,6 +30,9 @@ from osa_core.run_calibration import RunCalibration, read_record
 from osa_core.status import Evidence, NightStatus, build_status
 from osa_core.vocabulary import ACTIVE_STATES, JobKind
 
+#: The scheduler message of a snapshot that did not ask it (files only).
+NOT_ASKED = "not asked yet"
+
 _TASK_FIELDS = (
     "job_id",
     "index",
@@ -274,21 +277,27 @@ def observe(
     *,
     settle: bool = True,
     journal: JournalView | None = None,
+    ask_scheduler: bool = True,
 ) -> NightSnapshot:
     """Read the night once into a snapshot. ``settle`` looks up interrupted submissions in
-    the scheduler (a preview may skip it: it writes nothing)."""
+    the scheduler (a preview may skip it: it writes nothing). ``ask_scheduler=False`` reads
+    only the files: the last known task states, with their age (what a console shows at
+    once, before a scheduler that may be down has answered)."""
     paths = NightPaths(config, plan.night)
     view = journal if journal is not None else Journal(paths.journal).read()
     recoveries: tuple[Recovery, ...] = ()
     unsettled = bool(view.intents)
-    if settle and view.intents:
+    if settle and ask_scheduler and view.intents:
         found = find_interrupted(executor, view)
         if found is not None:
             view, recoveries = settle_intents(view, found)
             unsettled = False
     job_ids = view.job_ids()
-    result = executor.query(job_ids) if job_ids else QueryResult()
-    tasks, stale = TaskMemory(paths).merge(result, asked=bool(job_ids))
+    if not ask_scheduler:
+        result = QueryResult(reachable=False, complete=False, message=NOT_ASKED)
+    else:
+        result = executor.query(job_ids) if job_ids else QueryResult()
+    tasks, stale = TaskMemory(paths).merge(result, asked=bool(job_ids) and ask_scheduler)
     cache = HistoryCache(paths)
     histories: dict[tuple[int, int], HistorySummary] = {}
     mtimes: dict[tuple[int, int], float] = {}

@@ -99,6 +99,8 @@ class OsaApp(App):
         self.campaign_view: CampaignView | None = None
         self.pending_action: str | None = None
         self.live_refresh = live_refresh
+        self._refreshing = False
+        self._refresh_again = False
         self.themes: dict[str, OsaTheme] = load_themes()
         for osa_theme in self.themes.values():
             self.register_theme(osa_theme.theme)
@@ -162,17 +164,39 @@ class OsaApp(App):
             if update is not None and screen.is_mounted:
                 update(view)
 
-    @work(thread=True, exclusive=True, group="refresh")
     def refresh_view(self) -> None:
-        worker = get_current_worker()
+        """Start a refresh unless one is running: a scheduler that takes longer than the
+        refresh period (down, or slow) must not pile up calls nor cancel each refresh
+        before it lands. The first one shows the files at once, then asks the scheduler."""
+        if self._refreshing:
+            self._refresh_again = True  # e.g. another night was chosen meanwhile
+            return
+        self._refreshing = True
+        self._refresh_again = False
+        first = self.view is None or self.view.night != self.night or self.view.status is None
+        self._refresh_worker(first=first)
+
+    @work(thread=True, group="refresh")
+    def _refresh_worker(self, first: bool) -> None:
         try:
-            view = self.engine.load(self.night)
+            if first:
+                self.call_from_thread(self.apply_view, self._load(ask_scheduler=False))
+            self.call_from_thread(self.apply_view, self._load(ask_scheduler=True))
+        finally:
+            self.call_from_thread(self._refresh_done)
+
+    def _load(self, ask_scheduler: bool) -> NightView:
+        try:
+            return self.engine.load(self.night, ask_scheduler=ask_scheduler)
         except OsaError as err:
-            view = NightView(
+            return NightView(
                 night=self.night, plan=None, status=None, readiness=None, journal=[], error=str(err)
             )
-        if not worker.is_cancelled:
-            self.call_from_thread(self.apply_view, view)
+
+    def _refresh_done(self) -> None:
+        self._refreshing = False
+        if self._refresh_again:
+            self.refresh_view()
 
     def apply_view(self, view: NightView) -> None:
         if view.night != self.night:

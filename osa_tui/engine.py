@@ -37,6 +37,7 @@ class NightView:
     error: str = ""
     refreshed: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     dq: Any = None
+    provisional: bool = False  # files only: the scheduler has not answered yet
 
     @property
     def ok(self) -> bool:
@@ -64,7 +65,10 @@ class Engine:
         self.read_only = read_only
         self.executor = executor or get_executor(config)
 
-    def load(self, night: dt.date) -> NightView:
+    def load(self, night: dt.date, ask_scheduler: bool = True) -> NightView:
+        """One refresh's facts. ``ask_scheduler=False``: files only (plan, journal,
+        histories, the last known task states with their age): what is shown at once,
+        before a scheduler that may be down has answered."""
         paths = NightPaths(self.config, night)
         view = Journal(paths.journal).read()
         journal = view.entries
@@ -74,7 +78,14 @@ class Engine:
             return NightView(
                 night=night, plan=None, status=None, readiness=None, journal=journal, error=str(err)
             )
-        snapshot = observe(self.config, plan, self.executor, settle=False, journal=view)
+        snapshot = observe(
+            self.config,
+            plan,
+            self.executor,
+            settle=False,
+            journal=view,
+            ask_scheduler=ask_scheduler,
+        )
         status = snapshot.status
         return NightView(
             night=night,
@@ -83,6 +94,7 @@ class Engine:
             readiness=readiness(status),
             journal=journal,
             dq=self.load_dq(night),
+            provisional=not ask_scheduler,
         )
 
     def load_campaign(self, campaign: Campaign) -> CampaignView:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from osa_core.vocabulary import FAILED_STATES
 from osa_tui.engine import NightView
 
 
@@ -98,11 +99,7 @@ class NightHeader(ViewHeader):
             totals = status.totals
             total = sum(totals.values())
             done = totals.get("COMPLETED", 0)
-            failed = sum(
-                n
-                for s, n in totals.items()
-                if s in ("FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL", "CANCELLED")
-            )
+            failed = sum(n for s, n in totals.items() if s in FAILED_STATES)
             text.append(f"\n{len(plan.data_sequences)} runs · {done}/{total} subruns done")
             if failed:
                 text.append(" · ")
@@ -117,6 +114,13 @@ class NightHeader(ViewHeader):
                 text.append(" · ready to close", style="green")
             if status.scheduler_ok:
                 text.append(f"\n{status.executor} ✓ · data {_age(view.refreshed)} old", style="dim")
+            elif view.provisional:
+                since = status.stale_since
+                old = f"last known state {_age(since)} old" if since else "no state known yet"
+                text.append(
+                    f"\nasking {status.executor}… · showing the files and the {old}",
+                    style="yellow",
+                )
             else:
                 since = status.stale_since
                 old = f", last known state {_age(since)} old" if since else ""

@@ -242,7 +242,7 @@ class FrozenEngine(Engine):
         self.view = view
         self.loads = 0
 
-    def load(self, night: dt.date) -> NightView:
+    def load(self, night: dt.date, ask_scheduler: bool = True) -> NightView:
         self.loads += 1
         return (
             self.view
