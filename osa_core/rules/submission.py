@@ -255,8 +255,19 @@ def arm_close(snapshot: NightSnapshot, decision: Decision) -> None:
 
 
 def decide_cancel(snapshot: NightSnapshot, runs: list[int] | None, reason: str) -> Decision:
-    """Cancel every job with a task still queued or running (of some runs, or the night)."""
-    ids = tuple(sorted_job_ids(snapshot.status.active_job_ids(runs)))
+    """Cancel every job with a task still queued or running (of some runs, or the night:
+    then the armed close too, which would otherwise start on the cancelled jobs' end)."""
+    active = snapshot.status.active_job_ids(runs)
+    if runs is None:
+        close = {
+            s.job_id for s in snapshot.journal.of_kind(JobKind.CLOSE_RUNS, JobKind.CLOSE_NIGHT)
+        }
+        active |= {
+            t.job_id
+            for t in snapshot.tasks.values()
+            if t.job_id in close and t.state in ACTIVE_STATES
+        }
+    ids = tuple(sorted_job_ids(active))
     if not ids:
         return Decision()
     return Decision(intents=[Cancel(ids, tuple(runs) if runs else None, reason)])

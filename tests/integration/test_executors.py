@@ -285,3 +285,38 @@ def test_cancel_marks_pending_and_kills_running(tmp_path: Path, kind: str) -> No
     status = wait_settled(config, timeout=20)
     states = {s.state for seq in status.sequences for s in seq.subruns}
     assert states <= {"CANCELLED", "COMPLETED"} and "CANCELLED" in states
+
+
+def test_previews_are_what_runs(tmp_path: Path) -> None:
+    """A preview is the decision itself: the jobs a dry run lists are the jobs submitted,
+    and the jobs the cancel preview names are the jobs cancelled (all active states, on
+    the executor that runs them)."""
+    from osa_core.actions import ACTIONS, Context, Selection
+    from osa_core.usecases.night import cancel
+
+    config = make_night(
+        tmp_path,
+        fake_steps(extra_args={"r0_to_dl1": "--sleep=20"}),
+        runs=2,
+        subruns=3,
+        extra="[executor.local]\nmax_parallel = 1\n",
+    )
+    plan = build_plan(config, NIGHT)
+    preview = submit_night(config, plan, dry_run=True)
+    done = submit_night(config, plan)
+    assert [j.describe() for j in preview.jobs] == [
+        j.describe()
+        .split(" -> job")[0]
+        .replace(f"--dependency=afterok:{done.jobs[0].job_id}", "--dependency=afterok:#1")
+        for j in done.jobs
+    ]
+    assert len(preview.armed) == len(done.armed) == 2
+    time.sleep(1.5)  # one task running, the others pending
+    executor = get_executor(config)
+    context = Context(config, plan, executor, selection=Selection())
+    shown = ACTIONS["cancel"].preview(context)
+    assert "local executor" in shown.lines[0] and "scancel" not in shown.lines[0]
+    cancelled = cancel(config, plan, reason="test")
+    assert shown.data == cancelled
+    assert len(cancelled) >= 3  # calibration/data jobs and the armed close chain
+    wait_settled(config, timeout=40)
