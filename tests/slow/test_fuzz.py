@@ -4,7 +4,6 @@ traceback, never a wrong plan."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import string
 from pathlib import Path
@@ -262,7 +261,101 @@ def test_sacct_and_squeue_fuzz(lines) -> None:
             assert task.state.isupper()
 
 
-def test_fuzz_cases_are_counted() -> None:
-    """Each fuzz test above runs CASES generated inputs (reported in the closing note)."""
-    assert CASES >= 10_000
-    assert dt.date.today().year >= 2020
+# --- the plan's invariants -----------------------------------------------------------
+run_row = st.tuples(
+    st.integers(1, 6),  # run (small: collisions and duplicates happen)
+    st.integers(0, 5),  # declared subruns
+    st.sampled_from(["DATA", "DRS4", "PEDCALIB", "ERROR", "EDATA"]),
+)
+
+
+@settings(
+    max_examples=2_000, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+@given(
+    rows=st.lists(run_row, min_size=1, max_size=7),
+    disk=st.dictionaries(st.integers(1, 6), st.sets(st.integers(0, 6), max_size=5), max_size=6),
+)
+def test_plan_invariants_fuzz(tmp_path_factory, rows, disk) -> None:
+    """Whatever the RunSummary and the disk say: every DATA run with R0 on disk is planned
+    exactly once, the calibration sequence comes first, a data sequence's subruns are
+    exactly its subruns on disk, and nothing excluded is planned."""
+    from osa_core.config import load_config
+    from osa_core.plan import build_plan
+    from tests.conftest import NIGHT, write_config
+
+    base = tmp_path_factory.mktemp("plan")
+    summary = base / "monitoring" / "RunSummary" / "RunSummary_20200218.ecsv"
+    summary.parent.mkdir(parents=True)
+    body = "".join(f"{1000 + r},{n},{kind},1581977000000000000\n" for r, n, kind in rows)
+    summary.write_text(HEADER + body)
+    r0 = base / "R0" / "20200218"
+    r0.mkdir(parents=True)
+    for run, subruns in disk.items():
+        for subrun in subruns:
+            (r0 / f"LST-1.1.Run{1000 + run:05d}.{subrun:04d}.fits.fz").write_bytes(b"")
+    config = load_config(write_config(base))
+    try:
+        plan = build_plan(config, NIGHT, use_cache=False, write_cache=False)
+    except InputError as err:
+        _one_line(err)  # duplicates in the RunSummary, say: refused with one line
+        return
+    data = [s for s in plan.sequences if s.kind == "DATA"]
+    runs = [s.run for s in data]
+    assert len(runs) == len(set(runs))
+    declared = {1000 + r for r, _, kind in rows if kind == "DATA"}
+    on_disk = {1000 + r for r, subruns in disk.items() if subruns}
+    if plan.calibration is not None:
+        assert set(runs) == declared & on_disk
+        assert plan.sequences[0].kind == "CALIBRATION"
+    else:
+        assert plan.problems
+    for sequence in data:
+        assert sequence.subruns == tuple(sorted(disk[sequence.run - 1000]))
+    assert not set(runs) & {e.run for e in plan.excluded}
+
+
+# --- through the osa command, as a user runs it ----------------------------------------
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    rows=st.lists(st.lists(cell, min_size=0, max_size=6), max_size=5),
+    config_value=st.sampled_from([*NASTY, "6GB", "-3", "true", "[1, 2]"]),
+    key=st.sampled_from(["[slurm.data]\nmemory", "[night]\nstreams", "[production]\nprod_id"]),
+)
+def test_fuzz_through_the_osa_command(tmp_path_factory, rows, config_value, key) -> None:
+    """A sample of the generated inputs through `osa sequencer --simulate` as a subprocess:
+    an error is one line on stderr with a non-zero exit code, never a traceback."""
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.mktemp("cli")
+    summary = base / "monitoring" / "RunSummary" / "RunSummary_20200218.ecsv"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(
+        HEADER + "\n".join(",".join(r) for r in rows) + "\n", errors="surrogateescape"
+    )
+    value = (
+        json.dumps(config_value) if config_value not in ("true", "[1, 2]", "-3") else config_value
+    )
+    (base / "osa.toml").write_text(f'[paths]\nbase = "."\n{key} = {value}\n')
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "osa_core.cli.main",
+            "-c",
+            str(base / "osa.toml"),
+            "sequencer",
+            "--date",
+            "2020-02-18",
+            "--simulate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("osa: error: "), result.stderr
+        assert result.returncode in (2, 3, 6)
