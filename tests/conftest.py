@@ -64,12 +64,26 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
         "catb": ["{catb_output}"],
         "tailcuts": ["{tailcuts_dir}/dl1ab_Run{run05}.json"],
     }
+    # what each step reads: the fake's outputs carry its inputs' checksum, so "the same
+    # checksums" in the fault trials means the same content, not the same words
+    inputs = {
+        "calibration": ["{drs4_file}"],
+        "r0_to_dl1": ["{r0_file}", "{calib_file}"],
+        "dl1ab": ["{dl1a_file}"],
+        "datacheck": ["{dl1b_file}"],
+        "merge_dl1": ["{staged_dl1_dir}"],
+        "merge_muons": ["{staged_muons_dir}"],
+        "run_datacheck": ["{staged_datacheck_dir}"],
+        "dl2": ["{merged_dl1_file}"],
+        "longterm": ["{run_datacheck_dir}"],
+    }
     blocks = []
     for step, outs in outputs.items():
         subrun = "--subrun={subrun}" if step not in CLOSE_STEPS + RUN_STEPS else "--subrun=-1"
         args = ["{python}", str(FAKE_TOOL), step, *outs, subrun]
         if step in RUN_STEPS:
             args.append("--run={run}")
+        args += [f"--input={item}" for item in inputs.get(step, [])]
         if step in fail:
             args.append(f"--fail-subruns={fail[step]}")
         if step in extra_args:

@@ -9,6 +9,7 @@ writes half an output (to prove partial outputs are cleaned) and exits with --rc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,14 @@ def main() -> int:
         "--tailcuts", default="8,4", help="tailcuts step: picture,boundary of the written config"
     )
     parser.add_argument("--nsb", type=float, default=0.2, help="tailcuts step: NSB it logs")
+    parser.add_argument(
+        "--input",
+        action="append",
+        type=Path,
+        default=[],
+        help="a file or folder read: its content goes into the outputs, so a product made "
+        "from other (or partial) inputs differs, as a real tool's would",
+    )
     args = parser.parse_args()
     if args.step == "tailcuts":
         return tailcuts(args)
@@ -51,7 +60,7 @@ def main() -> int:
         if failing:
             output.write_bytes(b"partial")
             break
-        text = f"{args.step} subrun {args.subrun}\n"
+        text = f"{args.step} subrun {args.subrun} inputs {digest(args.input)}\n"
         if args.output_kb:
             text += "x" * (args.output_kb * 1024)
         output.write_text(text)
@@ -60,6 +69,20 @@ def main() -> int:
         return args.rc
     print(f"{args.step}: ok subrun {args.subrun}")
     return 0
+
+
+def digest(inputs: list[Path]) -> str:
+    """SHA-256 over the inputs' bytes (a folder: its files by name, links followed)."""
+    sha = hashlib.sha256()
+    for item in inputs:
+        files = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
+        for path in files:
+            sha.update(path.name.encode())
+            try:
+                sha.update(path.read_bytes())
+            except OSError:
+                sha.update(b"<missing>")
+    return sha.hexdigest()[:16]
 
 
 def tailcuts(args: argparse.Namespace) -> int:
