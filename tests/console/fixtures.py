@@ -14,12 +14,20 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from osa_core.campaign import Campaign, create_campaign
 from osa_core.config import Config, load_config
+from osa_core.dq.frames import run_frame, subrun_frame
+from osa_core.dq.muons import MUON_COLUMNS
+from osa_core.dq.reader import RECORD_COLUMNS
+from osa_core.dq.rules import evaluate
+from osa_core.dq.summary import NightDQ
 from osa_core.executors.api import QueryResult
 from osa_core.generator import GeneratedRun, NightSpec, generate_night
+from osa_core.history import StepRecord, append_record
 from osa_core.paths import NightPaths
-from osa_core.plan import build_plan
+from osa_core.plan import Plan, build_plan
 from osa_core.rules.readiness import readiness
 from osa_core.run_calibration import CatB, Models, RunCalibration, Tailcuts
 from osa_core.status import NightStatus, RunCalibrationStatus, SequenceStatus, SubrunStatus
@@ -50,6 +58,7 @@ def snapshot_config() -> Config:
         ),
     )
     (SNAPSHOT_BASE / "osa.toml").write_text('[paths]\nbase = "."\n[executor]\nkind = "local"\n')
+    write_logs(SNAPSHOT_BASE)
     return load_config(SNAPSHOT_BASE / "osa.toml")
 
 
@@ -231,6 +240,110 @@ def frozen_view(config: Config) -> NightView:
         readiness=readiness(status),
         journal=journal,
         refreshed=FROZEN,
+        dq=frozen_dq(config, plan),
+    )
+
+
+def frozen_dq(config: Config, plan: Plan) -> NightDQ:
+    """The night's data quality as the DQ reader builds it (subrun records, the run table,
+    the rules' flags), from seeded numbers instead of datacheck files: the DQ screen of
+    the snapshots shows real tables, sparklines and flags. Run 2003 has clouds (a cosmic
+    rate drop over subruns 20-27), run 2005 a noisy camera (pedestal charge std high)."""
+    rng = np.random.default_rng(18)
+    columns: dict[str, list[float]] = {name: [] for name in RECORD_COLUMNS}
+    muons: dict[str, list[float]] = {name: [] for name in MUON_COLUMNS}
+    sources = []
+    for sequence in plan.data_sequences:
+        for subrun in sequence.subruns:
+            rate = 5200.0 * (0.45 if sequence.run == 2003 and 20 <= subrun < 28 else 1.0)
+            elapsed = 10.2
+            values = {
+                "run": sequence.run,
+                "subrun": subrun,
+                "time": 1582059600.0 + 600 * (sequence.run - 2002) + 10.2 * subrun,
+                "elapsed": elapsed,
+                "cosmics_events": rate * elapsed * rng.normal(1, 0.01),
+                "cosmics_cleaned": rate * elapsed * 0.93,
+                "cosmics_frac10": 0.18 + rng.normal(0, 0.005),
+                "cosmics_frac30": 0.04 + rng.normal(0, 0.002),
+                "ped_events": 100 * elapsed,
+                "ped_cleaned": 8.0,
+                "ped_charge_mean": 0.4 + rng.normal(0, 0.02),
+                "ped_charge_std": (3.1 if sequence.run == 2005 else 1.3) + rng.normal(0, 0.05),
+                "ped_frac10": 0.001,
+                "ped_frac30": 0.0,
+                "ff_events": 100 * elapsed,
+                "ff_charge_mean": 69.0 + rng.normal(0, 0.4),
+                "ff_charge_std": 4.1,
+                "ff_time_mean": 18.4,
+                "ff_rel_time_std": 0.35,
+                "alt": 62.0 - 0.05 * subrun,
+                "az": 160.0 + 0.1 * subrun,
+                "ra": 83.63,
+                "dec": 22.01,
+                "tagged_events": rate * elapsed,
+                "wrong_ucts": 0.0,
+                "wrong_tib": 0.0,
+                "unknown_ucts": 0.0,
+                "unknown_tib": 0.0,
+                "ucts_jumps": 0.0,
+            }
+            for name in RECORD_COLUMNS:
+                columns[name].append(values[name])
+            muons["mu_rings"].append(float(rng.poisson(6)))
+            muons["mu_efficiency"].append(0.21 + rng.normal(0, 0.01))
+            muons["mu_width"].append(0.045 + rng.normal(0, 0.002))
+            sources.append(f"datacheck_dl1_LST-1.Run{sequence.run:05d}.h5")
+    data = {k: np.asarray(v) for k, v in {**columns, **muons}.items()}
+    subruns = subrun_frame([(data, "frozen")])
+    subruns["source"] = sources
+    runs = run_frame(subruns)
+    return NightDQ(
+        night=NIGHT,
+        config=config.dq,
+        subruns=subruns,
+        runs=runs,
+        flags=evaluate(subruns, runs, config.dq),
+    )
+
+
+def write_logs(base: Path) -> None:
+    """The failed subrun's job logs and history, as the payload and lstchain write them:
+    the Logs screen of the snapshots shows a real traceback."""
+    config = load_config(base / "osa.toml")
+    paths = NightPaths(config, NIGHT)
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = "2020-02-19T07:12:0{}+00:00"
+    for index, step in enumerate(("r0_to_dl1", "dl1ab")):
+        append_record(
+            paths.history_file(2003, 17),
+            StepRecord(
+                2003,
+                17,
+                step,
+                "v0.12",
+                stamp.format(index),
+                stamp.format(index + 1),
+                1 if step == "dl1ab" else 0,
+                peak_rss=2_400_000_000,
+            ),
+        )
+    (paths.log_dir / "Run02003.0017_102.out").write_text(
+        "[osa 07:10:02] data run 2003 subrun 17: history .../history/Run02003.0017.jsonl\n"
+        "[osa 07:10:02] r0_to_dl1: fork lstchain_data_r0_to_dl1 --input-file="
+        "R0/20200218/LST-1.1.Run02003.0017.fits.fz --output-dir=running_analysis/20200218/"
+        "v0.12/dl1a\n"
+        "[osa 07:11:41] r0_to_dl1: rc=0 in 99.2 s, peak 2.24 GB\n"
+        "[osa 07:11:41] dl1ab: fork lstchain_dl1ab --input-file=running_analysis/20200218/"
+        "v0.12/dl1a/dl1_LST-1.Run02003.0017.h5\n"
+        "[osa 07:12:03] dl1ab: rc=1 in 21.6 s, peak 1.02 GB\n"
+    )
+    (paths.log_dir / "Run02003.0017_102.err").write_text(
+        "Traceback (most recent call last):\n"
+        '  File "lstchain/scripts/lstchain_dl1ab.py", line 211, in main\n'
+        "    image = image[~unusable_pixels]\n"
+        "ValueError: shape mismatch: value array of shape (1855,) could not be broadcast "
+        "to indexing result of shape (1850,)\n"
     )
 
 

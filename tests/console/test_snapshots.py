@@ -21,7 +21,8 @@ from tests.console.fixtures import (
     snapshot_config,
 )
 
-pytestmark = pytest.mark.console
+# one worker: every snapshot reads the same frozen night folder (its paths are in them)
+pytestmark = [pytest.mark.console, pytest.mark.xdist_group("snapshots")]
 
 THEMES = sorted(load_themes())
 SIZES = [(80, 24), (160, 50)]
