@@ -10,11 +10,13 @@ submitted twice. Nothing here decides: the intents come from ``osa_core.rules``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from osa_core.closing.jobs import close_specs
 from osa_core.errors import SchedulerUnavailable
 from osa_core.executors.api import Executor
 from osa_core.faults import fault_point
+from osa_core.frozen_config import freeze
 from osa_core.fsio import ensure_dir, write_text_atomic
 from osa_core.intents import Cancel, Decision, EndLost, PlannedJob, Record, Release
 from osa_core.jobs import JobSpec, job_spec, render_script, write_scripts
@@ -94,7 +96,8 @@ class _Specs:
         if JobKind(job.kind).is_close:
             key = (job.kind, job.force)
             if key not in self.close:
-                _, runs_spec, night_spec = close_specs(config, plan, force=job.force)
+                frozen, _ = freeze(config, self.snapshot.paths.state_dir)
+                _, runs_spec, night_spec = close_specs(config, plan, job.force, frozen)
                 spec = runs_spec if job.kind == JobKind.CLOSE_RUNS else night_spec
                 if spec is None:
                     raise ValueError("a close_runs job for a night without runs")
@@ -108,6 +111,15 @@ class _Specs:
         kind = JobKind(job.kind)
         spec = self.data.get((job.run, kind))
         return spec or job_spec(config, plan, plan.sequence_for_run(job.run), kind)
+
+
+def config_sha_of(spec: JobSpec) -> str:
+    """The checksum of the frozen config a job runs with (its ``--config osa-<sha>.toml``)."""
+    try:
+        path = Path(spec.command[spec.command.index("--config") + 1])
+    except (ValueError, IndexError):
+        return ""
+    return path.stem[len("osa-") :] if path.stem.startswith("osa-") else ""
 
 
 def submit_one(executor: Executor, journal: Journal, spec: JobSpec, job: PlannedJob) -> str:
@@ -125,6 +137,7 @@ def submit_one(executor: Executor, journal: Journal, spec: JobSpec, job: Planned
         "dependencies": [str(d) for d in job.dependencies],
         "dependency_kind": job.dependency_kind,
         "purpose": job.purpose,
+        "config_sha": config_sha_of(spec),
     }
     journal.append("intent", **common)
     fault_point("intent journaled")

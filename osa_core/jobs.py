@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from osa_core.config import Config, JobResources
+from osa_core.frozen_config import freeze
 from osa_core.fsio import ensure_dir, write_text_atomic
 from osa_core.paths import NightPaths
 from osa_core.plan import Calibration, Plan, Sequence
@@ -114,16 +115,21 @@ PHASE_OF = {JobKind.DATA: "all", JobKind.DL1A: "dl1a", JobKind.DL1B: "dl1b"}
 
 
 def payload_command(
-    config: Config, sequence: Sequence, plan: Plan, kind: JobKind | None = None
+    config: Config,
+    sequence: Sequence,
+    plan: Plan,
+    kind: JobKind | None = None,
+    config_file: Path | None = None,
 ) -> tuple[str, ...]:
-    """The argument list of the job payload for one job of a sequence (validated values)."""
+    """The argument list of the job payload for one job of a sequence (validated values).
+    ``config_file``: the frozen configuration the job runs with (``osa_core.frozen_config``)."""
     kind = kind or JobKind(sequence.kind)
     command = [
         sys.executable,
         "-m",
         "osa_core.payload",
         "--config",
-        str(config.source.resolve()),
+        str(config_file or config.source.resolve()),
         "--date",
         plan.night.isoformat(),
     ]
@@ -152,7 +158,11 @@ def resources_for(config: Config, kind: JobKind) -> JobResources:
 
 
 def job_spec(
-    config: Config, plan: Plan, sequence: Sequence, kind: JobKind | None = None
+    config: Config,
+    plan: Plan,
+    sequence: Sequence,
+    kind: JobKind | None = None,
+    config_file: Path | None = None,
 ) -> JobSpec:
     """The JobSpec of one job of a sequence (dependencies are filled in at submission)."""
     kind = kind or JobKind(sequence.kind)
@@ -180,7 +190,7 @@ def job_spec(
         account=config.slurm.account,
         output=output,
         error=error,
-        command=payload_command(config, sequence, plan, kind),
+        command=payload_command(config, sequence, plan, kind, config_file),
         workdir=paths.running,
     )
 
@@ -245,12 +255,13 @@ def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
     paths = NightPaths(config, plan.night)
     for folder in (paths.jobs_dir, paths.log_dir, paths.history_dir):
         ensure_dir(folder)
+    config_file, _ = freeze(config, paths.state_dir)
     specs = []
     for sequence in plan.sequences:
         if not sequence.needs_job:
             continue
         for kind in job_kinds(plan, sequence):
-            spec = job_spec(config, plan, sequence, kind)
+            spec = job_spec(config, plan, sequence, kind, config_file)
             text = render_script(spec)
             if _read_or_none(spec.script) != text:  # an unchanged night rewrites nothing
                 write_text_atomic(spec.script, text)

@@ -46,6 +46,7 @@ class Submission:
     time_limit: str = ""
     dependencies: tuple[str, ...] = ()
     name: str = ""
+    config_sha: str = ""  # the frozen configuration the job runs with
 
 
 @dataclass
@@ -120,6 +121,7 @@ def _submission(entry: dict[str, Any]) -> Submission:
         time_limit=str(entry.get("time_limit", "")),
         dependencies=tuple(entry.get("dependencies") or ()),
         name=str(entry.get("name", "")),
+        config_sha=str(entry.get("config_sha", "")),
     )
 
 

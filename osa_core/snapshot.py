@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from osa_core.config import Config
 from osa_core.executors.api import Executor, JobRecord, QueryResult, TaskState
+from osa_core.frozen_config import frozen_text
 from osa_core.fsio import write_json_atomic
 from osa_core.history import HistorySummary, read_history, summarize
 from osa_core.journal import Journal, JournalView
@@ -79,6 +80,7 @@ class Recovery:
             "time_limit": intent.get("time_limit", ""),
             "dependencies": intent.get("dependencies", []),
             "purpose": intent.get("purpose", "submit"),
+            "config_sha": intent.get("config_sha", ""),
         }
 
 
@@ -333,6 +335,7 @@ def observe(
         now=dt.datetime.fromtimestamp(now, dt.timezone.utc),
         run_histories=run_histories,
         run_calibrations=run_calibrations,
+        config_sha=frozen_text(config)[1],
     )
     return NightSnapshot(
         config=config,

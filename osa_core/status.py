@@ -366,6 +366,7 @@ class Evidence:
     now: dt.datetime
     run_histories: Mapping[int, HistorySummary] = field(default_factory=dict)
     run_calibrations: Mapping[int, RunCalibration] = field(default_factory=dict)
+    config_sha: str = ""  # of the configuration on disk now (osa_core.frozen_config)
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
@@ -388,7 +389,20 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         as_of=evidence.as_of,
         stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
         closed=evidence.closed,
+        warnings=config_warnings(evidence),
     )
+
+
+def config_warnings(evidence: Evidence) -> list[str]:
+    """Say when the configuration on disk is not the one the night's jobs run with."""
+    used = [s for s in evidence.journal.submissions if s.config_sha]
+    if not used or not evidence.config_sha or used[-1].config_sha == evidence.config_sha:
+        return []
+    return [
+        f"the configuration changed after the night was submitted: its jobs run with the one "
+        f"frozen at {used[-1].time or 'submission'} (osa-{used[-1].config_sha}.toml); "
+        "new submissions use the new one"
+    ]
 
 
 class _Jobs:

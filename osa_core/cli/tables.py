@@ -336,6 +336,7 @@ def status_header(status: Any, config: Config) -> Group:
         )
     if status.closed:
         lines.append(Text("Night closed (NightFinished.txt present)", style="green"))
+    lines += [Text(f"! {warning}", style="yellow") for warning in status.warnings]
     return Group(*lines)
 
 

@@ -7,6 +7,7 @@ of the night (``osa_core.jobs``); the close payload reads the rest from the file
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from osa_core.config import Config
 from osa_core.jobs import JobSpec
@@ -16,7 +17,7 @@ from osa_core.vocabulary import JobKind
 
 
 def close_specs(
-    config: Config, plan: Plan, force: bool = False
+    config: Config, plan: Plan, force: bool = False, config_file: Path | None = None
 ) -> tuple[list[int], JobSpec | None, JobSpec]:
     """The close jobs: the runs, an array over them (None without runs), and the night's
     finish. ``force`` (an operator's override) closes even if some subruns are not done."""
@@ -27,7 +28,7 @@ def close_specs(
         "-m",
         "osa_core.closing.payload",
         "--config",
-        str(config.source.resolve()),
+        str(config_file or config.source.resolve()),
         "--date",
         plan.night.isoformat(),
         *(["--force"] if force else []),

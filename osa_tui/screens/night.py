@@ -195,9 +195,8 @@ class NightScreen(FilterMixin, Screen):
                 table.move_cursor(row=table.get_row_index(current))
             except Exception:
                 pass
-        notes = list(view.plan.problems if view.plan else []) + list(
-            view.plan.warnings if view.plan else []
-        )
+        notes = list(view.plan.problems if view.plan else []) + list(view.status.warnings)
+        notes += list(view.plan.warnings if view.plan else [])
         excluded = view.plan.excluded if view.plan else ()
         if excluded:
             notes.append(

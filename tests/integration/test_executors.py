@@ -320,3 +320,29 @@ def test_previews_are_what_runs(tmp_path: Path) -> None:
     assert shown.data == cancelled
     assert len(cancelled) >= 3  # calibration/data jobs and the armed close chain
     wait_settled(config, timeout=40)
+
+
+def test_jobs_run_with_the_config_the_night_was_submitted_with(tmp_path: Path) -> None:
+    """An expert edits the config while the night runs: the jobs already queued still run
+    with the configuration they were submitted with, and the status says they differ."""
+    config = make_night(
+        tmp_path,
+        fake_steps(extra_args={"r0_to_dl1": "--sleep=1"}),
+        runs=1,
+        subruns=2,
+        extra="[executor.local]\nmax_parallel = 1\n\n[closing]\nauto = false\n",
+    )
+    plan = build_plan(config, NIGHT)
+    submit_night(config, plan)
+    source = config.source.read_text()
+    config.source.write_text(
+        source.replace('"dl1ab", "{dl1b_file}"', '"dl1ab", "{dl1b_file}", "--fail-subruns=0,1"')
+    )
+    assert "--fail-subruns=0,1" in config.source.read_text()
+    edited = load_config(config.source)
+    status = wait_settled(edited, timeout=60)
+    assert status.sequence(2002).counts == {"COMPLETED": 2}  # the edit would fail dl1ab
+    history = read_history(NightPaths(edited, NIGHT).history_file(2002, 1))
+    dl1ab = [r for r in history if r.step == "dl1ab"][-1]
+    assert "--fail-subruns=0,1" not in dl1ab.command
+    assert any("configuration changed after the night was submitted" in w for w in status.warnings)
