@@ -154,8 +154,8 @@ def _recording(executor: Any) -> Any:
         def __getattr__(self, name: str) -> Any:
             return getattr(executor, name)
 
-        def submit(self, spec: Any, **kwargs: Any) -> str:
-            job_id = executor.submit(spec, **kwargs)
+        def submit(self, spec: Any, request: Any = None) -> str:
+            job_id = executor.submit(spec, request)
             if spec.kind == "DATA":
                 self.data_submitted.append(time.perf_counter())
             return job_id

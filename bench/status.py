@@ -53,11 +53,11 @@ def _trivial_executor(config: Any) -> Any:
     from osa_core.executors.slurm import SlurmExecutor
 
     class TrivialBodySlurm(SlurmExecutor):
-        def submit(self, spec, **kwargs):  # type: ignore[no-untyped-def]
+        def submit(self, spec, request=None):  # type: ignore[no-untyped-def]
             lines = spec.script.read_text().splitlines()
             head = [line for line in lines if line.startswith(("#!", "#SBATCH"))]
             spec.script.write_text("\n".join([*head, "exit 0", ""]))
-            return super().submit(spec, **kwargs)
+            return super().submit(spec, request)
 
     return TrivialBodySlurm(config)
 
@@ -168,7 +168,8 @@ def run(ctx: Context) -> list[Row]:
         generate_night(base, NightSpec(night=NIGHT, data_runs=runs, subruns=subruns, streams=1))
         config_path = base / "osa.toml"
         config_path.write_text(
-            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
+            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n'
+            '[night]\nstreams = 1\nworkflow = "fixed"\n\n'
             "[slurm]\nmax_pending_jobs = 100000\n"
         )
         config = load_config(config_path)

@@ -126,31 +126,28 @@ def _submit_run(ctx: Context) -> Outcome:
 
 
 # --- resubmit / more memory -----------------------------------------------------------
-def _resubmit(more_memory: bool) -> tuple[Callable, Callable]:
-    def preview(ctx: Context) -> Preview:
-        report = resubmit_failed(
+def _resubmit(
+    more_memory: bool,
+) -> tuple[Callable[[Context], Preview], Callable[[Context], Outcome]]:
+    def resubmit(ctx: Context, dry_run: bool) -> SubmitReport:
+        return resubmit_failed(
             ctx.config,
             ctx.plan,
             ctx.executor,
             runs=ctx.selection.runs(),
             indices=ctx.selection.indices(),
             more_memory=more_memory,
-            dry_run=True,
+            dry_run=dry_run,
         )
-        preview = _report_preview(report)
+
+    def preview(ctx: Context) -> Preview:
+        preview = _report_preview(resubmit(ctx, dry_run=True))
         if preview.nothing_to_do:
             preview.lines = [f"no failed subruns in {ctx.selection.describe()}"]
         return preview
 
     def run(ctx: Context) -> Outcome:
-        report = resubmit_failed(
-            ctx.config,
-            ctx.plan,
-            ctx.executor,
-            runs=ctx.selection.runs(),
-            indices=ctx.selection.indices(),
-            more_memory=more_memory,
-        )
+        report = resubmit(ctx, dry_run=False)
         return Outcome(True, report.summary(), report)
 
     return preview, run

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from osa_core.closing.jobs import close_specs
 from osa_core.errors import SchedulerUnavailable
-from osa_core.executors.api import Executor
+from osa_core.executors.api import Executor, SubmitRequest
 from osa_core.faults import fault_point
 from osa_core.frozen_config import freeze
 from osa_core.fsio import ensure_dir, write_text_atomic
@@ -143,14 +143,14 @@ def submit_one(executor: Executor, journal: Journal, spec: JobSpec, job: Planned
     fault_point("intent journaled")
     comment = f"{spec.comment};token={token}"
     try:
-        job_id = executor.submit(
-            spec,
+        request = SubmitRequest(
             array=job.indices,
-            dependencies=[str(d) for d in job.dependencies],
+            dependencies=tuple(str(d) for d in job.dependencies),
             resources=job.resources,
             comment=comment,
             dependency_kind=job.dependency_kind,
         )
+        job_id = executor.submit(spec, request)
     except SchedulerUnavailable:
         raise  # the intent stays: the next snapshot settles it once the scheduler answers
     except Exception as err:

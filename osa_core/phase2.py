@@ -84,14 +84,7 @@ class RunContext:
         paths = NightPaths(self.config, self.night)
         if name == "catb":
             if not self.config.analysis.apply_catb:
-                return StepPlan(
-                    name=name,
-                    argv=(),
-                    inputs=(),
-                    outputs=(),
-                    config_file=None,
-                    skip_reason="Cat-B not applied ([analysis] apply_catb = false)",
-                )
+                return StepPlan.skipped(name, "Cat-B not applied ([analysis] apply_catb = false)")
             required = self.config.analysis.catb_required
             return StepPlan(
                 name=name,

@@ -232,6 +232,11 @@ class StepPlan:
     #: crash is still the night's); otherwise partial outputs are removed
     keep_partial: bool = False
 
+    @classmethod
+    def skipped(cls, name: str, reason: str) -> StepPlan:
+        """A step that has nothing to do here: recorded as done, with the reason."""
+        return cls(name=name, argv=(), inputs=(), outputs=(), config_file=None, skip_reason=reason)
+
 
 class StepContext(Protocol):
     """What the payload needs from a context: whose history, and each step's plan."""

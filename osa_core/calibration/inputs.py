@@ -144,23 +144,36 @@ def find_calibration(config: Config, night: dt.date, runs_of: RunsOf) -> Found:
 def _time_calibration(
     config: Config, cat_a: Path, pedcal_run: int, version: str, choices: list[Choice]
 ) -> Path | None:
-    pinned = config.analysis.time_calibration_file
-    if pinned is not None:
-        choices.append(Choice("time calibration", str(pinned), "pinned in the configuration"))
-        return pinned
-    found = find_time_calibration(cat_a, pedcal_run, version, allow=_allow(config))
-    return _chosen("time calibration", found, choices)
+    return _pinned_or_found(
+        "time calibration",
+        config.analysis.time_calibration_file,
+        lambda: find_time_calibration(cat_a, pedcal_run, version, allow=_allow(config)),
+        choices,
+    )
 
 
 def _systematics(
     config: Config, cat_a: Path, night: dt.date, version: str, choices: list[Choice]
 ) -> Path | None:
-    pinned = config.analysis.systematics_file
+    return _pinned_or_found(
+        "systematics",
+        config.analysis.systematics_file,
+        lambda: find_systematics_file(cat_a, night, version, allow=_allow(config)),
+        choices,
+    )
+
+
+def _pinned_or_found(
+    what: str,
+    pinned: Path | None,
+    find: Callable[[], CalibFile | NotFound],
+    choices: list[Choice],
+) -> Path | None:
+    """A file pinned in ``[analysis]`` wins (and says so); otherwise the finder chooses."""
     if pinned is not None:
-        choices.append(Choice("systematics", str(pinned), "pinned in the configuration"))
+        choices.append(Choice(what, str(pinned), "pinned in the configuration"))
         return pinned
-    found = find_systematics_file(cat_a, night, version, allow=_allow(config))
-    return _chosen("systematics", found, choices)
+    return _chosen(what, find(), choices)
 
 
 def _chosen(what: str, found: CalibFile | NotFound, choices: list[Choice]) -> Path | None:

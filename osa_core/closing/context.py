@@ -87,9 +87,7 @@ class CloseRunContext:
         else:
             raise KeyError(name)
         if skip:
-            return StepPlan(
-                name=name, argv=(), inputs=(), outputs=(), config_file=None, skip_reason=skip
-            )
+            return StepPlan.skipped(name, skip)
         config_file = self.config.analysis.dl2_config if name == "dl2" else None
         if name == "run_datacheck":
             return StepPlan(
@@ -141,14 +139,7 @@ class CloseNightContext:
         layout = CloseLayout(NightPaths(self.config, self.night))
         values = CloseRunContext(self.config, self.night, 0, ()).values()
         if not self.has_run_datacheck:
-            return StepPlan(
-                name=name,
-                argv=(),
-                inputs=(),
-                outputs=(),
-                config_file=None,
-                skip_reason="no run-wise datacheck to summarise",
-            )
+            return StepPlan.skipped(name, "no run-wise datacheck to summarise")
         argv = render(command_template(self.config, name), values)
         if name == "longterm":
             return StepPlan(
@@ -162,14 +153,7 @@ class CloseNightContext:
             )
         if name == "cherenkov":
             if not layout.longterm_file.exists():
-                return StepPlan(
-                    name=name,
-                    argv=(),
-                    inputs=(),
-                    outputs=(),
-                    config_file=None,
-                    skip_reason="no night-wise datacheck file to update",
-                )
+                return StepPlan.skipped(name, "no night-wise datacheck file to update")
             return StepPlan(
                 name=name,
                 argv=argv,

@@ -33,35 +33,28 @@ def close_specs(
         plan.night.isoformat(),
         *(["--force"] if force else []),
     )
-    folder = paths.folder
-    runs_spec = None
-    if runs:
-        runs_spec = JobSpec(
-            name=f"osa_{folder}_{JobKind.CLOSE_RUNS.tag}_runs",
-            kind=JobKind.CLOSE_RUNS,
+
+    def spec(kind: JobKind, which: str, array: tuple[int, ...] | None, *args: str) -> JobSpec:
+        return JobSpec(
+            name=f"osa_{paths.folder}_{kind.tag}_{which}",
+            kind=kind,
             night=plan.night.isoformat(),
             run=0,
-            script=paths.jobs_dir / "close_runs.sh",
-            array=tuple(range(len(runs))),
+            script=paths.jobs_dir / f"close_{which}.sh",
+            array=array,
             resources=config.slurm.close,
             account=config.slurm.account,
-            output=paths.close_log_pattern("runs", "out"),
-            error=paths.close_log_pattern("runs", "err"),
-            command=(*base_command, "runs", "--runs", ",".join(str(r) for r in runs)),
+            output=paths.close_log_pattern(which, "out"),
+            error=paths.close_log_pattern(which, "err"),
+            command=(*base_command, *args),
             workdir=paths.running,
         )
-    night_spec = JobSpec(
-        name=f"osa_{folder}_{JobKind.CLOSE_NIGHT.tag}_night",
-        kind=JobKind.CLOSE_NIGHT,
-        night=plan.night.isoformat(),
-        run=0,
-        script=paths.jobs_dir / "close_night.sh",
-        array=None,
-        resources=config.slurm.close,
-        account=config.slurm.account,
-        output=paths.close_log_pattern("night", "out"),
-        error=paths.close_log_pattern("night", "err"),
-        command=(*base_command, "night"),
-        workdir=paths.running,
-    )
+
+    runs_spec = None
+    if runs:
+        listed = ",".join(str(r) for r in runs)
+        runs_spec = spec(
+            JobKind.CLOSE_RUNS, "runs", tuple(range(len(runs))), "runs", "--runs", listed
+        )
+    night_spec = spec(JobKind.CLOSE_NIGHT, "night", None, "night")
     return runs, runs_spec, night_spec

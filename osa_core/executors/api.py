@@ -46,6 +46,20 @@ class TaskState:
 
 
 @dataclass(frozen=True)
+class SubmitRequest:
+    """How one job is submitted, beyond its spec: what a retry or a chain changes."""
+
+    array: tuple[int, ...] | None = None  # None: the spec's own array
+    dependencies: tuple[str, ...] = ()
+    resources: JobResources | None = None  # None: the spec's own resources
+    comment: str | None = None
+    dependency_kind: str = "afterok"
+
+    def indices(self, spec: JobSpec) -> tuple[int, ...] | None:
+        return self.array if self.array is not None else spec.array
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """A job found by its name/comment: how a submission lost in a crash is found again."""
 
@@ -82,17 +96,9 @@ class Executor(Protocol):
 
     name: str
 
-    def submit(
-        self,
-        spec: JobSpec,
-        *,
-        array: tuple[int, ...] | None = None,
-        dependencies: Iterable[str] = (),
-        resources: JobResources | None = None,
-        comment: str | None = None,
-        dependency_kind: str = "afterok",
-    ) -> str:
-        """Submit; return the job id. ``array=None`` keeps the spec's array."""
+    def submit(self, spec: JobSpec, request: SubmitRequest | None = None) -> str:
+        """Submit; return the job id. The request narrows the array, adds dependencies,
+        overrides resources (a retry with more memory); None submits the spec as it is."""
         ...
 
     def query(self, job_ids: Iterable[str]) -> QueryResult:

@@ -21,9 +21,9 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from osa_core.config import Config, JobResources
+from osa_core.config import Config
 from osa_core.errors import SchedulerUnavailable
-from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, SubmitRequest, TaskState
 from osa_core.fsio import ensure_dir
 from osa_core.jobs import JobSpec
 from osa_core.locking import FileLock
@@ -91,23 +91,16 @@ class LocalExecutor:
     def describe(self) -> str:
         return f"local executor ({self.path.parent})"
 
-    def submit(
-        self,
-        spec: JobSpec,
-        *,
-        array: tuple[int, ...] | None = None,
-        dependencies: Iterable[str] = (),
-        resources: JobResources | None = None,
-        comment: str | None = None,
-        dependency_kind: str = "afterok",
-    ) -> str:
-        indices = array if array is not None else spec.array
+    def submit(self, spec: JobSpec, request: SubmitRequest | None = None) -> str:
+        request = request or SubmitRequest()
+        indices = request.indices(spec)
         if indices is not None and not indices:
             raise ValueError("refusing an empty array: it would become a plain job")
-        resources = resources or spec.resources
-        deps = ",".join(str(int(d)) for d in dependencies)
-        if deps and dependency_kind != "afterok":
-            deps = f"{dependency_kind}:{deps}"
+        resources = request.resources or spec.resources
+        comment = request.comment
+        deps = ",".join(str(int(d)) for d in request.dependencies)
+        if deps and request.dependency_kind != "afterok":
+            deps = f"{request.dependency_kind}:{deps}"
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from osa_core.config import JobResources
-from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, SubmitRequest, TaskState
 from osa_core.jobs import JobSpec
 from osa_core.vocabulary import State
 
@@ -22,19 +21,11 @@ class PendingExecutor:
     def __init__(self) -> None:
         self.jobs: dict[str, tuple[str, str, tuple[int, ...] | None]] = {}
 
-    def submit(
-        self,
-        spec: JobSpec,
-        *,
-        array: tuple[int, ...] | None = None,
-        dependencies: Iterable[str] = (),
-        resources: JobResources | None = None,
-        comment: str | None = None,
-        dependency_kind: str = "afterok",
-    ) -> str:
+    def submit(self, spec: JobSpec, request: SubmitRequest | None = None) -> str:
+        request = request or SubmitRequest()
         job_id = str(1000 + len(self.jobs))
-        indices = array if array is not None else spec.array
-        self.jobs[job_id] = (spec.name, comment or spec.comment, indices)
+        indices = request.indices(spec)
+        self.jobs[job_id] = (spec.name, request.comment or spec.comment, indices)
         return job_id
 
     def query(self, job_ids: Iterable[str]) -> QueryResult:

@@ -21,9 +21,9 @@ import subprocess
 import time
 from collections.abc import Iterable
 
-from osa_core.config import Config, JobResources
+from osa_core.config import Config
 from osa_core.errors import OsaError, SchedulerUnavailable
-from osa_core.executors.api import EndResult, JobRecord, QueryResult
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, SubmitRequest
 from osa_core.executors.slurm_parse import (
     SACCT_FIELDS,
     SQUEUE_FORMAT,
@@ -74,23 +74,17 @@ def slurm_available(config: Config) -> bool:
         return False
 
 
-def sbatch_argv(
-    spec: JobSpec,
-    array: tuple[int, ...] | None,
-    dependencies: Iterable[str],
-    resources: JobResources,
-    comment: str,
-    account: str,
-    dependency_kind: str = "afterok",
-) -> list[str]:
+def sbatch_argv(spec: JobSpec, request: SubmitRequest, account: str) -> list[str]:
     """The exact sbatch command (also shown in previews)."""
-    if dependency_kind not in ("afterok", "afterany"):
-        raise ValueError(f"unsupported dependency kind {dependency_kind!r}")
+    kind = request.dependency_kind
+    if kind not in ("afterok", "afterany"):
+        raise ValueError(f"unsupported dependency kind {kind!r}")
+    resources = request.resources or spec.resources
     argv = [
         "sbatch",
         "--parsable",
         f"--job-name={spec.name}",
-        f"--comment={comment}",
+        f"--comment={request.comment or spec.comment}",
         f"--mem-per-cpu={resources.memory.slurm()}",
         f"--time={resources.time.slurm()}",
         f"--cpus-per-task={resources.cpus}",
@@ -103,11 +97,12 @@ def sbatch_argv(
         argv.append(f"--partition={resources.partition}")
     if account:
         argv.append(f"--account={account}")
+    array = request.indices(spec)
     if array is not None:
         argv.append(f"--array={compact_ranges(array)}")  # raises on an empty list
-    deps = [str(int(d)) for d in dependencies]
+    deps = [str(int(d)) for d in request.dependencies]
     if deps:
-        argv.append(f"--dependency={dependency_kind}:{':'.join(deps)}")
+        argv.append(f"--dependency={kind}:{':'.join(deps)}")
     argv.append(str(spec.script))
     return argv
 
@@ -122,26 +117,9 @@ class SlurmExecutor:
     def describe(self) -> str:
         return "SLURM"
 
-    def submit(
-        self,
-        spec: JobSpec,
-        *,
-        array: tuple[int, ...] | None = None,
-        dependencies: Iterable[str] = (),
-        resources: JobResources | None = None,
-        comment: str | None = None,
-        dependency_kind: str = "afterok",
-    ) -> str:
-        indices = array if array is not None else spec.array
-        argv = sbatch_argv(
-            spec,
-            indices,
-            dependencies,
-            resources or spec.resources,
-            comment or spec.comment,
-            self.config.slurm.account,
-            dependency_kind,
-        )
+    def submit(self, spec: JobSpec, request: SubmitRequest | None = None) -> str:
+        request = request or SubmitRequest()
+        argv = sbatch_argv(spec, request, self.config.slurm.account)
         result = _run(argv, self.timeout)
         if result.returncode != 0:
             message = " ".join(result.stderr.split())[:300]

@@ -8,6 +8,8 @@ failed subruns).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from osa_core.config import Config
 from osa_core.dispatch import act
 from osa_core.errors import InputError
@@ -29,13 +31,25 @@ def submit_night(
     config: Config, plan: Plan, executor: Executor | None = None, dry_run: bool = False
 ) -> SubmitReport:
     """Submit every sequence that has never been submitted (idempotent)."""
+    return _submission(config, plan, executor, decide_submission, dry_run)
+
+
+def _submission(
+    config: Config,
+    plan: Plan,
+    executor: Executor | None,
+    decide: Callable[[NightSnapshot], Decision],
+    dry_run: bool,
+) -> SubmitReport:
+    """A preview decides on a fresh snapshot and stops; the real thing takes the lock,
+    settles what a crash left, decides on that snapshot and acts: the same rule both ways."""
     executor = executor or get_executor(config)
     if dry_run:
-        decision = decide_submission(observed(config, plan, executor, settle=False))
+        decision = decide(observed(config, plan, executor, settle=False))
         return SubmitReport.of(decision.jobs, decision.skipped, dry_run=True)
     with night_lock(NightPaths(config, plan.night).lock, wait=LOCK_WAIT_SECONDS):
         snapshot, _ = prepared(config, plan, executor)
-        return carry_out(snapshot, executor, decide_submission(snapshot))
+        return carry_out(snapshot, executor, decide(snapshot))
 
 
 def carry_out(snapshot: NightSnapshot, executor: Executor, decision: Decision) -> SubmitReport:
@@ -58,19 +72,13 @@ def resubmit_failed(
     dry_run: bool = False,
 ) -> SubmitReport:
     """Resubmit exactly the failed subruns (one compact array per run and resources)."""
-    executor = executor or get_executor(config)
 
     def decide(snapshot: NightSnapshot) -> Decision:
         return decide_resubmission(
             snapshot, runs, indices, automatic=automatic, more_memory=more_memory
         )
 
-    if dry_run:
-        decision = decide(observed(config, plan, executor, settle=False))
-        return SubmitReport.of(decision.jobs, decision.skipped, dry_run=True)
-    with night_lock(NightPaths(config, plan.night).lock, wait=LOCK_WAIT_SECONDS):
-        snapshot, _ = prepared(config, plan, executor)
-        return carry_out(snapshot, executor, decide(snapshot))
+    return _submission(config, plan, executor, decide, dry_run)
 
 
 def cancel(

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from osa_core.config import JobResources
-from osa_core.executors.api import EndResult, JobRecord, QueryResult, TaskState
+from osa_core.executors.api import EndResult, JobRecord, QueryResult, SubmitRequest, TaskState
 from osa_core.jobs import JobSpec
 from osa_core.vocabulary import State
 
@@ -26,23 +25,17 @@ class ScriptedExecutor:
     def describe(self) -> str:
         return "scripted executor"
 
-    def submit(
-        self,
-        spec: JobSpec,
-        *,
-        array: tuple[int, ...] | None = None,
-        dependencies: Iterable[str] = (),
-        resources: JobResources | None = None,
-        comment: str | None = None,
-        dependency_kind: str = "afterok",
-    ) -> str:
+    def submit(self, spec: JobSpec, request: SubmitRequest | None = None) -> str:
         self.calls["submit"] += 1
+        request = request or SubmitRequest()
         job_id = str(1000 + len(self.submitted))
-        indices = array if array is not None else spec.array
-        self.submitted.append((spec.name, indices, tuple(dependencies), dependency_kind))
+        indices = request.indices(spec)
+        self.submitted.append((spec.name, indices, request.dependencies, request.dependency_kind))
         for index in indices if indices is not None else (None,):
             self.tasks.append(
-                TaskState(job_id, index, State.PENDING, name=spec.name, comment=comment or "")
+                TaskState(
+                    job_id, index, State.PENDING, name=spec.name, comment=request.comment or ""
+                )
             )
         return job_id
 

@@ -67,11 +67,11 @@ def test_slurmctld_killed_during_submission(tmp_path: Path, cluster, monkeypatch
     real_submit = executor.submit
     calls = []
 
-    def submit_then_crash(spec, **kwargs):
+    def submit_then_crash(spec, request=None):
         calls.append(spec.name)
         if len(calls) == 2:  # the controller dies before the second sbatch
             kill("slurmctld")
-        return real_submit(spec, **kwargs)
+        return real_submit(spec, request)
 
     monkeypatch.setattr(executor, "submit", submit_then_crash)
     executor.timeout = 15
