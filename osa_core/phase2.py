@@ -39,6 +39,8 @@ from osa_core.steps import (
 from osa_core.tailcuts import TailcutError, dl1_prod_id, read_finder, thresholds
 
 NSB_DIR_RE = re.compile(r"nsb_tuning_\d+\.\d+")
+#: "flatfield collected statistics = 1 events" (the Cat-B tool, when a sample never filled)
+CATB_COLLECTED_RE = re.compile(r"(?:flatfield|pedestal) collected statistics = \d+ events")
 
 
 def lstchain_version() -> str:
@@ -178,12 +180,26 @@ def _catb(
 
 
 def _catb_reason(note: str, log: Path) -> str:
-    """The Cat-B script's own last error line, else the recorded note."""
+    """The Cat-B tool's own reason from its log, else the recorded note.
+
+    ``lstchain_create_cat_B_calibration_file`` says why it wrote nothing at CRITICAL level,
+    not ERROR: "No calibration events in the output file", then how many flat-field and
+    pedestal events it collected (fewer than one ``--statistics`` sample), then "Caught
+    SystemExit". Those counts are what a shifter needs (the real run 2008 of the demo: 1
+    flat-field, 0 pedestals); other failures log an error or an exception."""
     try:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
     except OSError:
         lines = []
-    errors = [line for line in lines if "error" in line.lower() or "exception" in line.lower()]
+    collected = [m.group(0) for line in lines if (m := CATB_COLLECTED_RE.search(line))]
+    if collected:
+        return "no calibration events: " + "; ".join(collected)
+    errors = [
+        line
+        for line in lines
+        if any(word in line.lower() for word in ("error", "exception", "critical"))
+        and "Caught SystemExit" not in line
+    ]
     if errors:
         return errors[-1][:200]
     return note or "the Cat-B script wrote no calibration file"

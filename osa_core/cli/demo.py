@@ -1,9 +1,13 @@
 """``osa demo``: build the demo night and process it end to end on this machine.
 
 Real lstchain on real LST-1 data (run 2008) and generated runs, with the embedded local
-executor: calibration, then every subrun's DL1a/DL1b/datacheck, then the close (merged
-DL1, DL2 with toy models, run-wise and night-wise datacheck, provenance, manifest) which
-is armed with the data jobs and starts as soon as the last subrun ends.
+executor, as today's night runs (``[night] workflow = "per_run"``): Cat-A calibration;
+then per run its subruns' DL1a, the run's own calibration (Cat-B, tail cuts and NSB, DL2
+models chosen from a toy AllSky tree) and its subruns' DL1b/datacheck with that cleaning;
+then the close (merged DL1, DL2, run-wise and night-wise datacheck, provenance, manifest)
+which is armed with the data jobs and starts as soon as the last subrun ends. The summary
+says per run what its calibration decided, and why where it fell back, because that is
+what differs between runs and what a shifter checks first.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     out.print(plan_table(plan, config, "status", out.width, rows=status_rows(status)))
     elapsed = time.monotonic() - started
     if paths.night_finished.exists():
-        summarize_products(config, paths, out)
+        summarize_products(config, paths, status, out)
         out.print(f"[bold green]demo night processed and closed in {elapsed / 60:.1f} min[/]")
         out.print(
             f"next: [bold]osa -c {config_path} console --date {NIGHT}[/]  ·  "
@@ -107,6 +111,7 @@ def follow(config, plan, out, timeout: float):
                 else ""
             )
             + f"; calibration {status.sequences[0].state.lower()}"
+            + run_calibration_progress(status)
             + ("; closing" if readiness(status).ready and not status.closed else "")
             + ("; closed" if status.closed else "")
         )
@@ -129,20 +134,75 @@ def follow(config, plan, out, timeout: float):
         time.sleep(2.0)
 
 
-def summarize_products(config, paths, out) -> None:
+def run_calibration_progress(status) -> str:
+    """``; run calibration 1/3 decided`` with the per-run workflow (else nothing): phase 2
+    is a job per run between a run's DL1a and its DL1b, and the subrun counts do not show
+    it."""
+    phases = [seq.run_calibration for seq in status.data if seq.run_calibration is not None]
+    if not phases:
+        return ""
+    decided = sum(1 for phase in phases if phase.record is not None)
+    running = sum(1 for phase in phases if phase.state == "RUNNING")
+    return f"; run calibration {decided}/{len(phases)} decided" + (
+        f", {running} running" if running else ""
+    )
+
+
+def summarize_products(config, paths, status, out) -> None:
+    """What the night made: the manifest, then per run what its phase 2 decided (cleaning
+    and NSB, or why it fell back; Cat-B; the DL2 models and why) and where its products
+    are. Each run has its own final folders, named by its own cleaning and NSB tuning."""
     import json
+
+    from rich.markup import escape
+
+    from osa_core.closing.finalize import run_prod_ids
 
     manifest = json.loads(paths.manifest.read_text())
     kinds: dict[str, int] = {}
     for entry in manifest["files"]:
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
-    out.print(f"final tree: {paths.final_dl1}  and  {paths.final_dl2}")
+    out.print(f"final tree: {paths.final_dl1_root}  and  {paths.final_dl2_of('')}")
     out.print("  " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     out.print(
         f"  manifest {paths.manifest} ({len(manifest['files'])} files, "
         f"{manifest['total_bytes'] / 2**20:.1f} MB, SHA-256 each)"
     )
-    dl2 = sorted(paths.final_dl2.glob("dl2_*.h5"))
-    if dl2:
-        out.print(f"  DL2 (toy models): {', '.join(p.name for p in dl2)}")
-        out.print(f"  provenance: osa -c {config.source} provenance {dl2[0]}")
+    first_dl2 = None
+    for seq in status.data:
+        run = seq.sequence.run
+        dl1_id, dl2_id = run_prod_ids(paths, run)
+        dl1_dir, dl2_dir = paths.final_dl1_of(dl1_id), paths.final_dl2_of(dl2_id)
+        out.print(f"[bold]run {run:05d}[/]")
+        for line in run_lines(seq.run_calibration):  # tool words may hold [brackets]
+            out.print(f"    {escape(line)}", soft_wrap=True)
+        dl2 = dl2_dir / f"dl2_LST-1.Run{run:05d}.h5"
+        first_dl2 = first_dl2 or (dl2 if dl2.exists() else None)
+        out.print(f"    DL1: {escape(str(dl1_dir))}", soft_wrap=True)
+        missing = "" if dl2.exists() else " (no DL2)"
+        out.print(f"    DL2: {escape(str(dl2_dir))}{missing}", soft_wrap=True)
+    if first_dl2 is not None:
+        out.print(f"  provenance: osa -c {config.source} provenance {first_dl2}", soft_wrap=True)
+
+
+def run_lines(runcal) -> list[str]:
+    """A run's phase-2 decision, one fact a line: cleaning, NSB, Cat-B, models."""
+    if runcal is None:
+        return ["no run calibration (fixed workflow)"]
+    record = runcal.record
+    if record is None:
+        return [f"run calibration: {runcal.summary()}"]
+    cuts = record.tailcuts
+    if cuts.fallback:
+        cleaning = f"cleaning {cuts.prod_id} (standard; the finder fell back: {cuts.fallback})"
+    else:
+        cleaning = f"cleaning {cuts.prod_id} (tail-cut finder: {cuts.picture}/{cuts.boundary})"
+    nsb = f"{cuts.nsb:.3f} p.e./ns over dark MC" if cuts.nsb is not None else "not measured"
+    catb = "Cat-B ✓" if record.catb.ok else f"Cat-B ✗ ({record.catb.reason})"
+    models = record.models
+    if models.ok:
+        chosen = "/".join(Path(str(models.path)).parts[-2:])
+        model_line = f"models {chosen} (TOY): {models.reason}"
+    else:
+        model_line = f"no models: {models.reason}"
+    return [cleaning, f"NSB {nsb}", catb, model_line]

@@ -13,7 +13,9 @@ For the demo we write neutral stand-ins that the real tools accept:
   counters of old-format (LSTCam) files read by lstchain itself and run types given by us;
 - lstchain JSON configs derived from lstchain's own defaults with the few changes that
   tiny runs need;
-- toy random-forest models trained by ``lstchain_mc_trainpipe`` on generated MC-like DL1.
+- toy random-forest models trained by ``lstchain_mc_trainpipe`` on generated MC-like DL1,
+  and the same forests laid out as the site's AllSky tree (NSB tunings x declination lines)
+  so that each run's models are chosen as on site.
   They are **toy models**: their DL2 numbers mean nothing physically.
 
 Every heavy import (numpy, astropy, h5py, lstchain) is inside the function that needs it.
@@ -45,6 +47,7 @@ __all__ = [
     "write_run_summary",
     "write_systematics_file",
     "write_time_calibration_file",
+    "write_toy_allsky_tree",
     "write_toy_mc_dl1",
 ]
 
@@ -565,6 +568,61 @@ def train_toy_models(
         cmd.append(f"--config={config}")
     subprocess.run(cmd, check=True, env=dict(env) if env is not None else None)
     return out_dir
+
+
+TOY_ALLSKY_TEXT = """TOY MODELS - NOT FOR SCIENCE
+
+This folder stands in for {what} of a Monte Carlo AllSky production, laid out as the
+site lays its models out (<mc_prod>nsb_tuning_X.XX/dec_<line>/) so that the osa-console
+demo chooses each run's models by its NSB and pointing declination. Every dec_* folder
+holds the SAME toy random forests (links to {toy}), trained on generated MC-like DL1
+parameters, not on a simulation of LST-1 at that NSB or declination. Energies, directions
+and gammaness they produce are meaningless.
+"""
+
+
+def write_toy_allsky_tree(
+    root: Path,
+    toy_dir: Path,
+    mc_prod: str,
+    nsb_levels: Iterable[float],
+    dec_lines: Iterable[str],
+) -> Path:
+    """Lay the toy models out as ``<root>/<mc_prod>nsb_tuning_X.XX/dec_<line>/``; return root.
+
+    Production chooses a run's random forests from such a tree (one NSB tuning per tail-cut
+    level, one declination line per pointing band); the demo has one set of toy forests, so
+    every ``dec_*`` folder links to the ``*.sav`` files of ``toy_dir`` (relative links: the
+    demo folder can be moved) instead of copying them. Each level of the tree gets its own
+    README saying these are toys and what it stands in for, so nobody mistakes a folder
+    for real models when browsing it alone.
+    """
+    root, toy_dir = Path(root), Path(toy_dir)
+    forests = sorted(toy_dir.glob("*.sav"))
+    if not forests:
+        raise FileNotFoundError(f"no toy models (*.sav) in {toy_dir}: train them first")
+    _atomic_write_text(
+        root / TOY_MODELS_README,
+        TOY_ALLSKY_TEXT.format(what="the models tree", toy=toy_dir.name),
+    )
+    for level in nsb_levels:
+        nsb_dir = root / f"{mc_prod}nsb_tuning_{level:.2f}"
+        _atomic_write_text(
+            nsb_dir / TOY_MODELS_README,
+            TOY_ALLSKY_TEXT.format(what=f"the NSB tuning {level:.2f}", toy=toy_dir.name),
+        )
+        for line in dec_lines:
+            dec_dir = nsb_dir / line
+            what = f"the NSB tuning {level:.2f}, declination line {line}"
+            _atomic_write_text(
+                dec_dir / TOY_MODELS_README, TOY_ALLSKY_TEXT.format(what=what, toy=toy_dir.name)
+            )
+            for forest in forests:
+                link = dec_dir / forest.name
+                if link.is_symlink() or link.exists():
+                    link.unlink()
+                link.symlink_to(os.path.relpath(forest, dec_dir))
+    return root
 
 
 # ------------------------------------------------------------------------ tool environment

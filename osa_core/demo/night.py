@@ -4,9 +4,10 @@ Night 2020-02-18 under a folder of the user's choice: a DRS4 run and a PEDCALIB 
 (generated, 4 streams), the real 50-event LST-1 run 2008 (fetched once from the package
 registry into a cache, never committed), and two generated DATA runs. Plus what no tool
 makes: RunSummary, drive log, neutral time-sampling and F-factor files, lstchain configs,
-an offline astropy config, toy random-forest models for DL2 (labelled as toys), and the
-demo's ``osa.toml`` (from config/demo.toml with ``base = "."``). Building is idempotent:
-what exists is kept.
+an offline astropy config, toy random-forest models for DL2 (labelled as toys) laid out as
+the site's AllSky tree (two NSB tunings x two declination lines), a RunCatalog giving each
+DATA run its pointing, and the demo's ``osa.toml`` (from config/demo.toml with
+``base = "."``). Building is idempotent: what exists is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.config import DEFAULT_CONFIG
+from osa_core.config import DEFAULT_CONFIG, load_config
 from osa_core.fsio import write_text_atomic
 
 NIGHT = dt.date(2020, 2, 18)
@@ -46,6 +47,13 @@ DATA_SUBRUN_SHOWERS = 48
 DATA_SUBRUN_PEDESTALS = TAILCUT_FINDER_MIN_PEDESTALS
 DATA_SUBRUN_FLATFIELDS = CAT_B_STATISTICS
 DATA_SUBRUN_EVENTS = DATA_SUBRUN_SHOWERS + DATA_SUBRUN_PEDESTALS + DATA_SUBRUN_FLATFIELDS
+#: The toy AllSky tree (``[analysis] models_root``): two NSB tunings and two declination
+#: lines, so that the per-run choice is visible. The finder puts the dark run 2009 (8/4,
+#: +0.13 p.e./ns) at 0.14 and the moonlit 2010 (10/5, +0.46) at 0.50; the fallback run 2008
+#: (no NSB measured) at the dark 0.14. The lines bracket the site latitude as the real
+#: ones do (+22.76 and +34.76 deg).
+TOY_NSB_LEVELS = (0.14, 0.50)
+TOY_DEC_LINES = ("dec_2276", "dec_3476")
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,9 @@ def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
         rows.append(aux.RunSummaryRow(rw.REAL_RUN, 1, "DATA", REAL_RUN_START, real_link))
         with output_to(log):
             aux.write_run_summary(summary, sorted(rows, key=lambda r: r.run_id), FOLDER)
-        _write_catalog(monitoring / "RunCatalog" / f"RunCatalog_{FOLDER}.ecsv")
+    catalog = monitoring / "RunCatalog" / f"RunCatalog_{FOLDER}.ecsv"
+    if not catalog.exists():
+        _write_catalog(catalog)
     drive = monitoring / "DrivePositioning" / f"DrivePosition_log_{FOLDER}.txt"
     if not drive.exists():
         aux.write_drive_log(
@@ -234,7 +244,27 @@ def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
             aux.train_toy_models(models, config=configs / "lstchain_demo_analysis.json", env=env)
     config_path = base / "osa.toml"
     write_text_atomic(config_path, demo_config_text())
+    # the tree goes where the demo's own config says, named as it says (one source of truth)
+    analysis = load_config(config_path, check_paths=False).analysis
+    if analysis.models_root is None:
+        raise ValueError(f"{DEMO_TEMPLATE}: the demo needs [analysis] models_root")
+    aux.write_toy_allsky_tree(
+        analysis.models_root, models, analysis.mc_prod, TOY_NSB_LEVELS, TOY_DEC_LINES
+    )
     return config_path
+
+
+#: What each DATA run pointed at (RunCatalog ``source_dec`` is the pointing declination the
+#: DL2 models are chosen by). Sources high in the La Palma sky (latitude 28.76 deg) at the
+#: runs' times: the Crab is what the real run 2008 observed (83 deg altitude); 1ES 0806+524
+#: stands at 57 deg at 21:25 UTC and 1ES 0647+250 at 83 deg at 21:45 UTC. With the toy
+#: lines of :data:`TOY_DEC_LINES` the Crab and 1ES 0647+250 (+22.0, +25.0) take dec_2276
+#: and 1ES 0806+524 (+52.3) takes dec_3476.
+CATALOG = (
+    (2008, "Crab", 83.63308, 22.0145),
+    (2009, "1ES 0806+524", 122.4546, 52.3162),
+    (2010, "1ES 0647+250", 102.6938, 25.0499),
+)
 
 
 def _write_catalog(path: Path) -> None:
@@ -243,11 +273,7 @@ def _write_catalog(path: Path) -> None:
     from osa_core.fsio import atomic_writer
 
     table = Table(
-        rows=[
-            (2008, "Crab", 83.63308, 22.0145),
-            (2009, "Mrk 421", 166.113808, 38.208833),
-            (2010, "1ES 1959+650", 299.999384, 65.148514),
-        ],
+        rows=list(CATALOG),
         names=["run_id", "source_name", "source_ra", "source_dec"],
     )
     with atomic_writer(path) as handle:

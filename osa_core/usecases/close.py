@@ -8,6 +8,7 @@ already done; closing a closed night does nothing.
 
 from __future__ import annotations
 
+from osa_core.closing.context import run_models
 from osa_core.closing.finalize import planned_moves
 from osa_core.closing.jobs import close_specs
 from osa_core.closing.layout import completed_subruns
@@ -87,7 +88,6 @@ def describe(config: Config, plan: Plan, executor: Executor, override: bool) -> 
         ready.summary() + (" — closing anyway (override)" if override and not ready.ready else "")
     ]
     layout = paths.close
-    models = config.analysis.models_dir
     for sequence in plan.data_sequences:
         done = completed_subruns(paths, sequence.run, sequence.subruns)
         missing = sorted(set(sequence.subruns) - set(done))
@@ -95,7 +95,9 @@ def describe(config: Config, plan: Plan, executor: Executor, override: bool) -> 
         if not done:
             lines.append(f"run {sequence.run:05d}: no completed subrun: nothing to merge")
             continue
-        dl2 = f"DL2 with models {models}" if models else "no DL2 (no models configured)"
+        # the run's own models with the per-run workflow (its phase 2 chose them)
+        models, why = run_models(config, plan.night, sequence.run)
+        dl2 = f"DL2 with models {models}" if models else why
         lines.append(
             f"run {sequence.run:05d}: merge {len(done)} DL1b subruns{left} -> "
             f"{layout.merged_dl1_file(sequence.run).name}, merge muons, run-wise "
