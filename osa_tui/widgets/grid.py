@@ -48,7 +48,7 @@ class SubrunGrid(ScrollView, can_focus=True):
         Binding("f", "next_failed(1)", "Next failed", id="next_failed"),
         Binding("F", "next_failed(-1)", "Prev failed", show=False, id="prev_failed"),
         Binding("space", "toggle_select", "Select", id="select"),
-        Binding("A", "select_failed", "Select failed", id="select_failed"),
+        Binding("A", "select_failed", "All failed", tooltip="Select failed", id="select_failed"),
         Binding("x", "clear_selection", "Clear sel.", show=False, id="clear_selection"),
     ]
 
