@@ -67,7 +67,7 @@ class OsaApp(App):
         Binding(  # short in the footer: at 1280 px in a browser every key must fit
             "r", "invoke('resubmit')", "Resubmit", tooltip="Resubmit failed", id="resubmit"
         ),
-        Binding("m", "invoke('retry_memory')", "More memory", id="retry_memory"),
+        Binding("m", "invoke('retry_memory')", "+Memory", tooltip="More memory", id="retry_memory"),
         Binding("c", "invoke('close')", "Close night", id="close"),
         Binding("g", "invoke('give_up')", "Give up", id="give_up"),
         Binding("l", "logs", "Logs", id="logs"),

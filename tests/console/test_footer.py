@@ -22,6 +22,11 @@ BROWSER_1280 = (142, 38)
 SCREENS = {"night": [], "run": ["down", "enter"], "journal": ["j"], "dq": ["d"]}
 
 
+def _width(key: FooterKey) -> int:
+    margin = key.styles.margin
+    return key.outer_size.width + margin.left + margin.right
+
+
 @pytest.mark.parametrize("screen", list(SCREENS))
 async def test_footer_fits_at_1280px(tmp_path: Path, screen: str) -> None:
     generate_night(tmp_path, NightSpec(night=NIGHT, data_runs=2, subruns=3))
@@ -42,7 +47,7 @@ async def test_footer_fits_at_1280px(tmp_path: Path, screen: str) -> None:
             palette = [key for key in keys if key.has_class("-command-palette")]
             others = [key for key in keys if not key.has_class("-command-palette")]
             assert palette and others
-            used = sum(key.outer_size.width for key in others)
-            room = footer.size.width - palette[0].outer_size.width
+            used = sum(_width(key) for key in others)
+            room = footer.size.width - _width(palette[0])
             described = " ".join(f"{key.key_display} {key.description}" for key in others)
             assert used <= room, f"{screen}: {used} columns of keys for {room}: {described}"

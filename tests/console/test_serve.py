@@ -102,9 +102,13 @@ async def test_websocket_from_another_origin_is_refused(client: TestClient) -> N
 
 
 async def test_websocket_needs_the_token_even_from_the_right_origin(client: TestClient) -> None:
-    with pytest.raises(WSServerHandshakeError) as refused:
-        await client.ws_connect("/ws", headers={"Origin": f"http://{client.host}:{client.port}"})
-    assert refused.value.status == 403
+    origin = {"Origin": f"http://{client.host}:{client.port}"}
+    for path in ("/ws", f"/ws?token=not-{TOKEN}"):
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await client.ws_connect(path, headers=origin)
+        assert refused.value.status == 403
+    ws = await client.ws_connect(f"/ws?token={TOKEN}", headers=origin)  # a script's way
+    await ws.close()
 
 
 async def test_proxy_host_and_allowed_origins() -> None:
