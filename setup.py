@@ -19,5 +19,5 @@ setup(
         *DATA_PACKAGES,
     ],
     package_dir=DATA_PACKAGES,
-    package_data={"osa_tui": ["*.tcss"], **{name: ["*.toml"] for name in DATA_PACKAGES}},
+    package_data={"osa_tui": ["*.tcss", "*.html"], **{name: ["*.toml"] for name in DATA_PACKAGES}},
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osa_core.config import Config
+from osa_core.errors import OsaError
 from osa_core.executors.api import Executor
 from osa_core.intents import SubmitReport
 from osa_core.jobs import compact_ranges
@@ -21,6 +22,11 @@ from osa_core.rules.readiness import readiness
 from osa_core.status import NightStatus
 from osa_core.usecases.close import close_night
 from osa_core.usecases.night import cancel, give_up, resubmit_failed, submit_night
+
+
+class ReadOnlyError(OsaError):
+    """A mutating action was asked to run in read-only mode (``--read-only``, ``osa serve
+    --read-only``): the engine refuses it, whatever face asked."""
 
 
 @dataclass
@@ -85,9 +91,17 @@ class Action:
     needs_reason: bool
     guard: Callable[[Context], str | None]
     preview: Callable[[Context], Preview]
-    run: Callable[[Context], Outcome]
+    perform: Callable[[Context], Outcome]
     mutates: bool = True
     night_wide: bool = False  # acts on the whole night whatever row is selected
+
+    def run(self, ctx: Context) -> Outcome:
+        """Do it. A mutating action refuses in read-only mode here, in the engine, not only
+        behind a face's guard: a key, the palette or a script calling ``run`` directly all
+        end up refused the same way."""
+        if self.mutates and ctx.read_only:
+            raise ReadOnlyError(f"{self.title}: refused, read-only mode (nothing was changed)")
+        return self.perform(ctx)
 
     def scope(self, ctx: Context) -> str:
         """What the action applies to, for dialog titles and the journal's readers."""

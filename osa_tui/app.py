@@ -64,8 +64,10 @@ class OsaApp(App):
     COMMANDS = App.COMMANDS | {ActionCommands}
     BINDINGS = [
         Binding("s", "invoke('submit')", "Submit", id="submit"),
-        Binding("r", "invoke('resubmit')", "Resubmit failed", id="resubmit"),
-        Binding("m", "invoke('retry_memory')", "More memory", id="retry_memory"),
+        Binding(  # short in the footer: at 1280 px in a browser every key must fit
+            "r", "invoke('resubmit')", "Resubmit", tooltip="Resubmit failed", id="resubmit"
+        ),
+        Binding("m", "invoke('retry_memory')", "+Memory", tooltip="More memory", id="retry_memory"),
         Binding("c", "invoke('close')", "Close night", id="close"),
         Binding("g", "invoke('give_up')", "Give up", id="give_up"),
         Binding("l", "logs", "Logs", id="logs"),
@@ -340,7 +342,8 @@ class OsaApp(App):
                     continue  # e.g. the night's keys, on the campaign screen
                 seen.add(binding.id)
                 key = ",".join(keymap.get(binding.id, [])) if binding.id in keymap else binding.key
-                rows.append((key, binding.description or binding.action, binding.id or "-", where))
+                what = binding.tooltip or binding.description or binding.action
+                rows.append((key, what, binding.id or "-", where))
         rows.append(("ctrl+p", "Command palette (every action, themes)", "-", "everywhere"))
         self.push_screen(HelpScreen(rows))
 

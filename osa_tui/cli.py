@@ -73,11 +73,26 @@ def add_serve(parser: argparse.ArgumentParser) -> None:
         help="interface to bind (default: localhost only; see docs/serve.md)",
     )
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--prefix",
+        metavar="PATH",
+        default="",
+        help="path under which a reverse proxy publishes it (e.g. /osa): the page's "
+        "addresses and the token redirect use it (default: relative addresses)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="also accept the console's websocket from this origin (e.g. "
+        "https://proxy.site, for a proxy that rewrites Host); repeatable",
+    )
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    from textual_serve.server import Server
-
+def serve_command(args: argparse.Namespace) -> list[str]:
+    """The ``osa console`` each browser tab runs (``--read-only`` included: the engine of
+    that console then refuses every mutating action)."""
     command = [sys.executable, "-m", "osa_core.cli.main"]
     if args.config:
         command += ["--config", args.config]
@@ -90,12 +105,27 @@ def run_serve(args: argparse.Namespace) -> int:
         command += ["--theme", args.theme]
     if args.campaign:
         command += ["--campaign", args.campaign]
+    return command
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from osa_tui.serve import OsaServer, new_token
+
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
-            f"warning: serving on {args.host}: anyone who reaches this port can act on "
-            "the night; prefer localhost behind SSH (docs/serve.md)",
+            f"warning: serving on {args.host}: anyone who reaches this port and has the token "
+            "can act on the night; prefer localhost behind SSH (docs/serve.md)",
             file=sys.stderr,
         )
-    server = Server(shlex.join(command), host=args.host, port=args.port, title="osa-console")
+    title = "osa-console" + (" (read-only)" if args.read_only else "")
+    server = OsaServer(
+        shlex.join(serve_command(args)),
+        token=new_token(),
+        host=args.host,
+        port=args.port,
+        prefix=args.prefix,
+        allow_origins=tuple(args.allow_origin),
+        title=title,
+    )
     server.serve()
     return 0

@@ -121,9 +121,12 @@ def slurm_cluster() -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test` runs two workers): every SLURM test in one worker, in
     order (they share the one local cluster and some kill its daemons), and the console
-    snapshots in one worker (they share a fixed night folder, whose path is on screen)."""
+    snapshots in one worker (they share a fixed night folder, whose path is on screen), and
+    the browser tests in one worker (they share one Chromium and one ``osa serve``)."""
     for item in items:
         if item.get_closest_marker("slurm"):
             item.add_marker(pytest.mark.xdist_group("slurm"))
         elif "test_snapshots" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("snapshots"))
+        elif "test_browser" in item.nodeid:  # one browser and one `osa serve` for them all
+            item.add_marker(pytest.mark.xdist_group("browser"))

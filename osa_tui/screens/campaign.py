@@ -112,7 +112,7 @@ class CampaignScreen(FilterMixin, Screen):
         yield DataTable(id="nights", cursor_type="row", zebra_stripes=False)
         yield Static("", id="notes", markup=False)
         yield Input(placeholder="filter nights: date, state or detail", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

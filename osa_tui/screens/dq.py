@@ -23,7 +23,7 @@ class DQScreen(Screen):
         yield NightHeader(id="header")
         with VerticalScroll(id="dq"):
             yield Static("", id="dq-body", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.app.view is not None:

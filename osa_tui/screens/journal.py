@@ -19,7 +19,7 @@ class JournalScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NightHeader(id="header")
         yield DataTable(id="journal", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

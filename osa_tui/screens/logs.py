@@ -113,7 +113,7 @@ class LogsScreen(Screen):
         yield Static("", id="log-title", markup=False)
         yield Log(id="log", highlight=False, auto_scroll=True, max_lines=MAX_LINES)
         yield Input(placeholder="search text, enter to find", id="search")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.stopped = threading.Event()

@@ -85,7 +85,7 @@ class NightScreen(FilterMixin, Screen):
         yield DataTable(id="sequences", cursor_type="row", zebra_stripes=False)
         yield Static("", id="notes", markup=False)
         yield Input(placeholder="filter runs: run number, source or state", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     WIDE_COLUMNS = (
         ("Run", "run"),

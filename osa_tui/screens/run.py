@@ -44,7 +44,7 @@ class RunScreen(Screen):
         yield SubrunGrid(id="grid")
         yield Static("", id="detail", markup=False)
         yield Static(LEGEND, id="legend", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         grid = self.query_one(SubrunGrid)

@@ -45,10 +45,12 @@ class SubrunGrid(ScrollView, can_focus=True):
         Binding("down", "move_line(1)", "↓", show=False),
         Binding("home", "jump(0)", show=False),
         Binding("end", "jump(-1)", show=False),
-        Binding("f", "next_failed(1)", "Next failed", id="next_failed"),
+        # Short in the footer (✗ is the failed symbol of the legend): at 1280 px in a
+        # browser every key must fit; the help shows the tooltip.
+        Binding("f", "next_failed(1)", "Next ✗", tooltip="Next failed", id="next_failed"),
         Binding("F", "next_failed(-1)", "Prev failed", show=False, id="prev_failed"),
         Binding("space", "toggle_select", "Select", id="select"),
-        Binding("A", "select_failed", "Select failed", id="select_failed"),
+        Binding("A", "select_failed", "All ✗", tooltip="Select failed", id="select_failed"),
         Binding("x", "clear_selection", "Clear sel.", show=False, id="clear_selection"),
     ]
 

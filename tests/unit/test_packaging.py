@@ -39,6 +39,7 @@ from osa_core.generator import NightSpec, generate_night
 from osa_tui.app import OsaApp
 from osa_tui.engine import Engine
 from osa_tui.screens.night import NightScreen
+from osa_tui.serve import OsaServer
 from osa_tui.themes import load_themes
 
 NIGHT = dt.date(2020, 2, 18)
@@ -68,6 +69,7 @@ print(json.dumps({
     "found_config": str(find_config_path(None)),
     "default_config_is_file": DEFAULT_CONFIG.is_file(),
     "demo_template_is_file": DEMO_TEMPLATE.is_file(),
+    "serve_page": "sessionWebsocketUrl" in OsaServer("true", token="t" * 16).page.template,
     "site_base": str(site.paths.base),
     "themes": themes,
     "opened": [asyncio.run(open_console(theme)) for theme in themes],
@@ -133,6 +135,7 @@ def test_plain_install_ships_configs_and_themes(tmp_path: Path) -> None:
     installed_config = site_packages / "osa_core" / "defaults" / "osa.toml"
     assert seen["default_config"] == seen["found_config"] == str(installed_config)
     assert seen["default_config_is_file"] and seen["demo_template_is_file"]
+    assert seen["serve_page"]  # osa serve's page (osa_tui/serve_index.html) is shipped
     assert seen["site_base"] == "/fefs/aswg/data/real"
     repo_themes = sorted(p.stem for p in (REPO / "themes").glob("*.toml"))
     assert len(seen["themes"]) == len(repo_themes) >= 4
