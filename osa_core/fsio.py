@@ -79,13 +79,22 @@ def append_line(path: Path, line: str) -> None:
     POSIX makes O_APPEND writes land at the end atomically with respect to other appenders
     on a local filesystem; a line is written whole or (on a crash) truncated at the end,
     which readers skip. Used for journals and step histories (JSON lines).
+
+    An append always starts on a fresh line: when the file does not end with a newline (a
+    crash tore its last line), one is written first, in the same ``write``. Otherwise the
+    new record would be glued to the torn one and both lost to readers (in the journal, a
+    lost submission is a submission made twice). A race between two appenders can at worst
+    leave an empty line, which readers skip.
     """
     if "\n" in line:
         raise ValueError("a journal line must not contain a newline")
     ensure_dir(path.parent)
     data = (line + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         written = os.write(fd, data)
         if written != len(data):
             raise OSError(f"{path}: short write ({written} of {len(data)} bytes), disk full?")
