@@ -2,8 +2,23 @@
 
 A reader (another process, the console, a job on another node) only ever sees the old or
 the new complete file, never a half-written one; a crash leaves at most a ``.tmp`` file
-that the next writer ignores and overwrites. Files are group-readable and never
-world-writable (umask 0o027 for what we create).
+that the next writer ignores and overwrites.
+
+Modes are set explicitly, whatever the caller's umask: a night is run by a team of
+operators who share a Unix group, and any of them must be able to resubmit, give up or
+close a night another one started (append to its journal and histories, take its lock,
+write its local executor database, replace its files). So, for everything osa creates:
+
+* folders ``DIR_MODE`` = 0o2770: group-writable, and setgid so that what is created in
+  them keeps the night's group (not the creator's primary group);
+* files ``FILE_MODE`` = 0o660 (job scripts ``EXEC_MODE`` = 0o770): group-writable;
+* nothing world-writable, nor world-readable: as before, a night's files are the group's.
+
+With umask 000 a plain ``mkdir`` would give 0777 folders, with 077 a 0600 journal no other
+operator can append to; here a created path is ``chmod``-ed to its mode right after it is
+created (never an existing one: it may be another operator's). ``SHARED_UMASK`` (0o007)
+is the umask osa gives the processes it starts (the CLI, jobs, the analysis tools), for
+files it does not create itself (tools' outputs, SLURM's job logs).
 """
 
 from __future__ import annotations
@@ -16,19 +31,56 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-FILE_MODE = 0o640
-DIR_MODE = 0o750
+FILE_MODE = 0o660
+EXEC_MODE = 0o770
+DIR_MODE = 0o2770
+SHARED_UMASK = 0o007
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) group-readable, not world-accessible."""
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    """Create ``path`` and its missing parents with ``DIR_MODE``, whatever the umask."""
+    if path.is_dir():
+        return path
+    missing = []
+    folder = path
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if folder.is_dir():
+                continue  # created meanwhile by another process: its mode is its own
+            raise
+        os.chmod(folder, DIR_MODE)
     return path
 
 
+def open_shared(path: Path, flags: int) -> int:
+    """``os.open`` creating the file if needed; a file it creates gets ``FILE_MODE``,
+    whatever the umask (an existing one keeps its mode: it may be another operator's)."""
+    while True:
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            try:
+                return os.open(path, flags & ~os.O_CREAT)
+            except FileNotFoundError:
+                continue  # removed between the two calls: create it after all
+        try:
+            os.fchmod(fd, FILE_MODE)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
 @contextlib.contextmanager
-def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Yield a file object; on clean exit it atomically replaces ``path``."""
+def atomic_writer(
+    path: Path, mode: str = "w", encoding: str | None = "utf-8", file_mode: int = FILE_MODE
+) -> Iterator[IO]:
+    """Yield a file object; on clean exit it atomically replaces ``path`` (``file_mode``)."""
     ensure_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -37,7 +89,7 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
+            os.fchmod(handle.fileno(), file_mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -60,9 +112,9 @@ def fsync_dir(directory: Path) -> None:
         os.close(dir_fd)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, file_mode: int = FILE_MODE) -> None:
     """Atomically replace ``path`` with ``text``."""
-    with atomic_writer(path) as handle:
+    with atomic_writer(path, file_mode=file_mode) as handle:
         handle.write(text)
 
 
@@ -90,7 +142,7 @@ def append_line(path: Path, line: str) -> None:
         raise ValueError("a journal line must not contain a newline")
     ensure_dir(path.parent)
     data = (line + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    fd = open_shared(path, os.O_RDWR | os.O_APPEND)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":

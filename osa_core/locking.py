@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from osa_core.errors import Locked
-from osa_core.fsio import ensure_dir
+from osa_core.fsio import ensure_dir, open_shared
 
 
 def _who() -> str:
@@ -48,7 +48,9 @@ class FileLock:
     def try_acquire(self, who: str | None = None) -> bool:
         """Take the lock without waiting; write ``who`` (default: this process)."""
         ensure_dir(self.path.parent)
-        handle = open(self.path, "a+")  # noqa: SIM115 - kept open while held
+        # group-writable whatever the umask: another operator of the night must be able
+        # to take it (and, refused, to read who holds it)
+        handle = os.fdopen(open_shared(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from osa_core.errors import ExitCode, OsaError
+from osa_core.fsio import SHARED_UMASK
 
 # command -> (module, help). Each module exposes add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -98,6 +100,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What osa writes sets its own modes (osa_core.fsio); this umask also makes what others
+    # create for us shareable by the night's group: SLURM's job logs (sbatch passes the
+    # umask to the job) and the analysis tools' outputs.
+    os.umask(SHARED_UMASK)
     argv = list(sys.argv[1:] if argv is None else argv)
     wanted = requested_command(argv)
     parser = build_parser(only=wanted if wanted in COMMANDS else None)

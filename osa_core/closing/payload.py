@@ -30,6 +30,7 @@ from osa_core.closing.provenance import write_run_provenance
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
 from osa_core.faults import fault_point
+from osa_core.fsio import SHARED_UMASK
 from osa_core.history import TOLERATED, read_history, summarize
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
@@ -123,6 +124,7 @@ def _close_night_locked(config: Config, plan: Plan, paths: NightPaths) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(SHARED_UMASK)  # the tools' outputs are the group's, like ours (fsio)
     parser = argparse.ArgumentParser(prog="python -m osa_core.closing.payload")
     parser.add_argument("--config", required=True)
     parser.add_argument("--date", required=True)
