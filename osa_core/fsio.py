@@ -24,6 +24,7 @@ files it does not create itself (tools' outputs, SLURM's job logs).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -31,10 +32,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from osa_core.errors import filesystem_error
+
 FILE_MODE = 0o660
 EXEC_MODE = 0o770
 DIR_MODE = 0o2770
 SHARED_UMASK = 0o007
+
+
+@contextlib.contextmanager
+def failing_as(doing: str, path: Path) -> Iterator[None]:
+    """An ``OSError`` inside becomes a ``FilesystemError``: one line saying what was being
+    done and where (``cannot write /…/journal.jsonl: Permission denied``), exit code 6."""
+    try:
+        yield
+    except OSError as err:
+        raise filesystem_error(err, doing, path) from err
 
 
 def ensure_dir(path: Path) -> Path:
@@ -47,13 +60,14 @@ def ensure_dir(path: Path) -> Path:
         missing.append(folder)
         folder = folder.parent
     for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            if folder.is_dir():
-                continue  # created meanwhile by another process: its mode is its own
-            raise
-        os.chmod(folder, DIR_MODE)
+        with failing_as("create folder", folder):
+            try:
+                folder.mkdir(mode=DIR_MODE)
+            except FileExistsError:
+                if folder.is_dir():
+                    continue  # created meanwhile by another process: its mode is its own
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
+            os.chmod(folder, DIR_MODE)
     return path
 
 
@@ -82,7 +96,8 @@ def atomic_writer(
 ) -> Iterator[IO]:
     """Yield a file object; on clean exit it atomically replaces ``path`` (``file_mode``)."""
     ensure_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with failing_as("write", path):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
@@ -91,9 +106,11 @@ def atomic_writer(
             os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), file_mode)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, OSError) and err.filename is None:  # this file's (disk full...)
+            raise filesystem_error(err, "write", path) from err
         raise
     fsync_dir(path.parent)
 
@@ -142,26 +159,30 @@ def append_line(path: Path, line: str) -> None:
         raise ValueError("a journal line must not contain a newline")
     ensure_dir(path.parent)
     data = (line + "\n").encode("utf-8")
-    fd = open_shared(path, os.O_RDWR | os.O_APPEND)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        written = os.write(fd, data)
-        if written != len(data):
-            raise OSError(f"{path}: short write ({written} of {len(data)} bytes), disk full?")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with failing_as("write", path):
+        fd = open_shared(path, os.O_RDWR | os.O_APPEND)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(
+                    errno.ENOSPC, f"short write ({written} of {len(data)} bytes), disk full?"
+                )
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:
     """Read a JSON-lines file, skipping a torn last line left by a crash."""
     records: list[dict[str, Any]] = []
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return records
+    with failing_as("read", path):
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return records
     for chunk in raw.split(b"\n"):
         if not chunk.strip():
             continue

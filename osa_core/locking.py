@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from osa_core.errors import Locked
-from osa_core.fsio import ensure_dir, open_shared
+from osa_core.fsio import ensure_dir, failing_as, open_shared
 
 
 def _who() -> str:
@@ -50,7 +50,8 @@ class FileLock:
         ensure_dir(self.path.parent)
         # group-writable whatever the umask: another operator of the night must be able
         # to take it (and, refused, to read who holds it)
-        handle = os.fdopen(open_shared(self.path, os.O_RDWR | os.O_APPEND), "a+")
+        with failing_as("lock", self.path):
+            handle = os.fdopen(open_shared(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -7,7 +7,7 @@ when it is ready. It prints log lines for the cron mail (or JSON) and exits with
 documented code (docs/batch.md):
 
 0 progressed or nothing to do · 2 bad input · 3 needs an operator · 4 scheduler
-unreachable · 5 another actor holds the night
+unreachable · 5 another actor holds the night · 6 a file or folder cannot be read or written
 """
 
 from __future__ import annotations

@@ -234,3 +234,24 @@ def test_another_operator_of_the_group_resubmits_and_sees_who_holds_the_lock(
     assert refused.returncode == 5, refused.stdout + refused.stderr
     assert f"root@{socket.gethostname()} pid {os.getpid()}" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_read_only_state_folder_is_one_line_naming_the_journal(
+    shared_base: Path, other_operator: tuple[str, int]
+) -> None:
+    config = make_night(shared_base, fake_steps())
+    paths = NightPaths(config, NIGHT)
+    lock = FileLock(paths.lock)  # the night's lock exists, the other operator may take it
+    assert lock.try_acquire()
+    lock.release()
+    paths.state_dir.chmod(0o2750)  # but its state folder is read-only for the group
+    give_up = ("give-up", "--date", "2020-02-18", "--run", "2002", "--subruns", "0")
+    refused = as_other("--config", str(config.source), *give_up, "--reason", "test")
+    assert refused.returncode == 6, refused.stdout + refused.stderr
+    assert refused.stderr.strip() == f"osa: error: cannot write {paths.journal}: Permission denied"
+    tick = as_other("--config", str(config.source), "--batch", "--date", "2020-02-18")
+    assert tick.returncode == 6, tick.stdout + tick.stderr
+    assert tick.stderr.strip() == (
+        f"osa --batch 2020-02-18: FilesystemError: cannot write {paths.journal}: Permission denied"
+    )
+    assert not paths.journal.exists()  # nothing was submitted without its intent record
