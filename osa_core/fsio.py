@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -175,21 +176,60 @@ def append_line(path: Path, line: str) -> None:
             os.close(fd)
 
 
-def read_json_lines(path: Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines file, skipping a torn last line left by a crash."""
-    records: list[dict[str, Any]] = []
+def split_lines(raw: bytes) -> list[tuple[int, bytes, bool]]:
+    """``(line number from 1, content, ended by a newline)`` for each line of ``raw``."""
+    chunks = raw.split(b"\n")
+    lines = [(number, chunk, True) for number, chunk in enumerate(chunks[:-1], start=1)]
+    if chunks[-1]:
+        lines.append((len(chunks), chunks[-1], False))
+    return lines
+
+
+def json_record(chunk: bytes) -> dict[str, Any] | None:
+    """The JSON object on this line, or None (torn, corrupted, or not an object)."""
+    try:
+        value = json.loads(chunk)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class JsonLines:
+    """A JSON-lines file as read: its records, and the lines that are not records.
+
+    A line is complete once its newline is written (``append_line`` writes both at once).
+    ``malformed`` are complete lines that are not a JSON object; ``unterminated`` is the
+    last line when it has no newline and is not a record: a crash tore it, or a writer is
+    writing it at this very moment (only the writer's lock can tell which)."""
+
+    records: tuple[tuple[int, dict[str, Any]], ...] = ()
+    malformed: tuple[int, ...] = ()
+    unterminated: int | None = None
+
+
+def scan_json_lines(path: Path) -> JsonLines:
+    """Read a JSON-lines file; what is not a record is skipped, and counted."""
     with failing_as("read", path):
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            return records
-    for chunk in raw.split(b"\n"):
+            return JsonLines()
+    records, malformed, unterminated = [], [], None
+    for number, chunk, complete in split_lines(raw):
         if not chunk.strip():
-            continue
-        try:
-            value = json.loads(chunk)
-        except (ValueError, UnicodeDecodeError):
-            continue  # a torn or corrupted line: never taken as a record
-        if isinstance(value, dict):
-            records.append(value)
-    return records
+            continue  # an empty line (appends after a torn line may leave one): harmless
+        record = json_record(chunk)
+        if record is not None:
+            records.append((number, record))
+        elif complete:
+            malformed.append(number)
+        else:
+            unterminated = number
+    return JsonLines(tuple(records), tuple(malformed), unterminated)
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Read a JSON-lines file, skipping lines that are not records (a torn last line left
+    by a crash, a corrupted one): never taken as a record."""
+    return [record for _, record in scan_json_lines(path).records]

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from osa_core.errors import Locked
 from osa_core.fsio import ensure_dir, failing_as, open_shared
@@ -41,6 +41,8 @@ class FileLock:
     refused can say who holds it. The one lock of the engine: the night's action lock,
     the local runner's lock and the closer's locks are all this."""
 
+    _held_here: ClassVar[set[Path]] = set()  # the locks this process holds
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.handle: IO[str] | None = None
@@ -62,6 +64,7 @@ class FileLock:
         handle.write((who or _who()) + "\n")
         handle.flush()
         self.handle = handle
+        self._held_here.add(self.path)
         return True
 
     def release(self) -> None:
@@ -76,6 +79,7 @@ class FileLock:
         finally:
             self.handle.close()
             self.handle = None
+            self._held_here.discard(self.path)
 
     def holder(self) -> str:
         """Who holds it, as its holder wrote (best effort)."""
@@ -83,6 +87,25 @@ class FileLock:
             return self.path.read_text().strip()
         except OSError:
             return ""
+
+    def held_elsewhere(self) -> bool:
+        """True when another process holds it (or may: a lock file this process cannot
+        open). Read-only: never creates, takes or writes the file."""
+        if self.path in self._held_here:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing also drops the shared lock taken to probe
+        return False
 
     def is_held(self) -> bool:
         """True when another process holds it (checked without keeping it)."""

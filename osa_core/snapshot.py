@@ -23,7 +23,7 @@ from osa_core.config import Config
 from osa_core.executors.api import Executor, JobRecord, QueryResult, TaskState
 from osa_core.fsio import write_json_atomic
 from osa_core.history import HistorySummary, read_history, summarize
-from osa_core.journal import Journal, JournalView
+from osa_core.journal import Journal, JournalView, journal_problem
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
 from osa_core.run_calibration import RunCalibration, read_record
@@ -96,6 +96,7 @@ class NightSnapshot:
     close_histories: dict[int, tuple[HistorySummary, float]]
     evidence: Evidence
     now: float = field(default_factory=time.time)
+    journal_problem: str = ""  # lines of the journal that are not records (needs an operator)
 
     @property
     def scheduler_ok(self) -> bool:
@@ -309,6 +310,12 @@ def observe(
                 run_calibrations[sequence.run] = record
     cache.save()
     close_histories = _close_histories(paths, plan)
+    problem = journal_problem(
+        view,
+        paths.journal,
+        (paths.lock, paths.closer_lock),  # its writers: actions, and the closing job
+        f"osa journal repair --date {plan.night.isoformat()}",
+    )
     now = time.time()
     evidence = Evidence(
         journal=view,
@@ -324,6 +331,7 @@ def observe(
         now=dt.datetime.fromtimestamp(now, dt.timezone.utc),
         run_histories=run_histories,
         run_calibrations=run_calibrations,
+        warnings=(problem,) if problem else (),
     )
     return NightSnapshot(
         config=config,
@@ -339,6 +347,7 @@ def observe(
         close_histories=close_histories,
         evidence=evidence,
         now=now,
+        journal_problem=problem,
     )
 
 

@@ -366,6 +366,7 @@ class Evidence:
     now: dt.datetime
     run_histories: Mapping[int, HistorySummary] = field(default_factory=dict)
     run_calibrations: Mapping[int, RunCalibration] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # e.g. malformed journal lines (osa_core.snapshot)
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
@@ -388,6 +389,7 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         as_of=evidence.as_of,
         stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
         closed=evidence.closed,
+        warnings=list(evidence.warnings),
     )
 
 

@@ -336,6 +336,8 @@ def status_header(status: Any, config: Config) -> Group:
         )
     if status.closed:
         lines.append(Text("Night closed (NightFinished.txt present)", style="green"))
+    for warning in status.warnings:
+        lines.append(Text(f"⚠ {warning}", style="bold yellow"))
     return Group(*lines)
 
 

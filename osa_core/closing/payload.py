@@ -63,7 +63,7 @@ def _close_run_locked(
 def close_night_products(config: Config, plan: Plan) -> int:
     paths = NightPaths(config, plan.night)
     try:
-        with night_lock(paths.closer_dir / "closer.lock", wait=0):
+        with night_lock(paths.closer_lock, wait=0):
             return _close_night_locked(config, plan, paths)
     except Locked:
         log("another closer is finishing this night; nothing to do")
