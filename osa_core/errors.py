@@ -7,6 +7,8 @@ traceback. Exit codes are part of the ``--batch`` contract documented in docs/ba
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ExitCode:
     """Exit codes shared by every face (CLI, ``--batch``)."""
@@ -17,6 +19,7 @@ class ExitCode:
     NEEDS_OPERATOR = 3
     SCHEDULER_UNREACHABLE = 4
     LOCKED = 5
+    FILESYSTEM = 6
 
 
 class OsaError(Exception):
@@ -51,3 +54,31 @@ class Locked(OsaError):
     """Another process (tick or console) holds the night's action lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class FilesystemError(OsaError, OSError):
+    """A file or folder could not be read or written: permission denied, a read-only or
+    full filesystem, a stale NFS handle. One line names what was being done and the path:
+    ``cannot write /…/journal.jsonl: Permission denied``. Raised by ``osa_core.fsio``; any
+    other ``OSError`` reaching a face is reported the same way (``filesystem_error``). An
+    ``OSError`` still, so code that tolerates one (a cache it cannot write) goes on."""
+
+    exit_code = ExitCode.FILESYSTEM
+
+    def __init__(self, doing: str, path: str | Path, strerror: str, errno: int | None = None):
+        OSError.__init__(self, errno, strerror, str(path))
+        self.doing = doing
+
+    def __str__(self) -> str:
+        return f"cannot {self.doing} {self.filename}: {self.strerror}"
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.doing, self.filename, self.strerror, self.errno))
+
+
+def filesystem_error(err: OSError, doing: str = "access", path: str | Path = "") -> OsaError:
+    """``err`` as a one-line ``FilesystemError`` (kept as it is when it is one already)."""
+    if isinstance(err, OsaError):
+        return err
+    where = err.filename if err.filename is not None else (path or "a file")
+    return FilesystemError(doing, where, err.strerror or str(err), err.errno)

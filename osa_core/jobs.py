@@ -22,7 +22,7 @@ from pathlib import Path
 
 from osa_core.config import Config, JobResources
 from osa_core.frozen_config import freeze
-from osa_core.fsio import ensure_dir, write_text_atomic
+from osa_core.fsio import EXEC_MODE, ensure_dir, write_text_atomic
 from osa_core.paths import NightPaths
 from osa_core.plan import Calibration, Plan, Sequence
 from osa_core.vocabulary import JobKind
@@ -264,8 +264,7 @@ def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
             spec = job_spec(config, plan, sequence, kind, config_file)
             text = render_script(spec)
             if _read_or_none(spec.script) != text:  # an unchanged night rewrites nothing
-                write_text_atomic(spec.script, text)
-                spec.script.chmod(0o750)
+                write_text_atomic(spec.script, text, file_mode=EXEC_MODE)
             specs.append(spec)
     return specs
 

@@ -17,10 +17,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from osa_core.errors import Locked
-from osa_core.fsio import ensure_dir
+from osa_core.fsio import ensure_dir, failing_as, open_shared
 
 
 def _who() -> str:
@@ -41,6 +41,8 @@ class FileLock:
     refused can say who holds it. The one lock of the engine: the night's action lock,
     the local runner's lock and the closer's locks are all this."""
 
+    _held_here: ClassVar[set[Path]] = set()  # the locks this process holds
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.handle: IO[str] | None = None
@@ -48,7 +50,10 @@ class FileLock:
     def try_acquire(self, who: str | None = None) -> bool:
         """Take the lock without waiting; write ``who`` (default: this process)."""
         ensure_dir(self.path.parent)
-        handle = open(self.path, "a+")  # noqa: SIM115 - kept open while held
+        # group-writable whatever the umask: another operator of the night must be able
+        # to take it (and, refused, to read who holds it)
+        with failing_as("lock", self.path):
+            handle = os.fdopen(open_shared(self.path, os.O_RDWR | os.O_APPEND), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -59,6 +64,7 @@ class FileLock:
         handle.write((who or _who()) + "\n")
         handle.flush()
         self.handle = handle
+        self._held_here.add(self.path)
         return True
 
     def release(self) -> None:
@@ -73,6 +79,7 @@ class FileLock:
         finally:
             self.handle.close()
             self.handle = None
+            self._held_here.discard(self.path)
 
     def holder(self) -> str:
         """Who holds it, as its holder wrote (best effort)."""
@@ -80,6 +87,25 @@ class FileLock:
             return self.path.read_text().strip()
         except OSError:
             return ""
+
+    def held_elsewhere(self) -> bool:
+        """True when another process holds it (or may: a lock file this process cannot
+        open). Read-only: never creates, takes or writes the file."""
+        if self.path in self._held_here:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing also drops the shared lock taken to probe
+        return False
 
     def is_held(self) -> bool:
         """True when another process holds it (checked without keeping it)."""

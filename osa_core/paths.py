@@ -349,6 +349,11 @@ class NightPaths:
         return within(root, root / self.folder / self.config.production.prod_id)
 
     @property
+    def closer_lock(self) -> Path:
+        """Held by the job closing the night (it appends to the journal under it)."""
+        return self.closer_dir / "closer.lock"
+
+    @property
     def night_finished(self) -> Path:
         return self.closer_dir / "NightFinished.txt"
 

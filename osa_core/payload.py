@@ -32,6 +32,7 @@ from pathlib import Path
 
 from osa_core.config import Config, load_config
 from osa_core.errors import OsaError
+from osa_core.fsio import SHARED_UMASK
 from osa_core.history import TOLERATED, StepRecord, append_record, read_history, summarize
 from osa_core.paths import NightPaths, parse_night
 from osa_core.phase2 import RunContext, decide, write_decision
@@ -351,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(SHARED_UMASK)  # the tools' outputs are the group's, like ours (fsio)
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, check_paths=False)

@@ -24,7 +24,7 @@ from osa_core.executors.api import Executor, JobRecord, QueryResult, TaskState
 from osa_core.frozen_config import frozen_text
 from osa_core.fsio import write_json_atomic
 from osa_core.history import HistorySummary, read_history, summarize
-from osa_core.journal import Journal, JournalView
+from osa_core.journal import Journal, JournalView, journal_problem
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
 from osa_core.run_calibration import RunCalibration, read_record
@@ -101,6 +101,7 @@ class NightSnapshot:
     close_histories: dict[int, tuple[HistorySummary, float]]
     evidence: Evidence
     now: float = field(default_factory=time.time)
+    journal_problem: str = ""  # lines of the journal that are not records (needs an operator)
 
     @property
     def scheduler_ok(self) -> bool:
@@ -320,6 +321,12 @@ def observe(
                 run_calibrations[sequence.run] = record
     cache.save()
     close_histories = _close_histories(paths, plan)
+    problem = journal_problem(
+        view,
+        paths.journal,
+        (paths.lock, paths.closer_lock),  # its writers: actions, and the closing job
+        f"osa journal repair --date {plan.night.isoformat()}",
+    )
     now = time.time()
     evidence = Evidence(
         journal=view,
@@ -336,6 +343,7 @@ def observe(
         run_histories=run_histories,
         run_calibrations=run_calibrations,
         config_sha=frozen_text(config)[1],
+        warnings=(problem,) if problem else (),
     )
     return NightSnapshot(
         config=config,
@@ -351,6 +359,7 @@ def observe(
         close_histories=close_histories,
         evidence=evidence,
         now=now,
+        journal_problem=problem,
     )
 
 

@@ -367,6 +367,7 @@ class Evidence:
     run_histories: Mapping[int, HistorySummary] = field(default_factory=dict)
     run_calibrations: Mapping[int, RunCalibration] = field(default_factory=dict)
     config_sha: str = ""  # of the configuration on disk now (osa_core.frozen_config)
+    warnings: tuple[str, ...] = ()  # e.g. malformed journal lines (osa_core.snapshot)
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
@@ -389,7 +390,7 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         as_of=evidence.as_of,
         stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
         closed=evidence.closed,
-        warnings=config_warnings(evidence),
+        warnings=[*config_warnings(evidence), *evidence.warnings],
     )
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 from osa_core.config import load_config
-from osa_core.errors import OsaError
+from osa_core.errors import OsaError, filesystem_error
 from osa_core.paths import parse_night
 from osa_core.usecases.tick import default_night, tick
 
@@ -17,7 +17,9 @@ def run_batch(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         report = tick(config, night, auto_close=not args.no_close)
-    except OsaError as err:
+    except (OsaError, OSError) as caught:
+        # an OSError not raised by osa_core.fsio: one line too, exit 6 (docs/batch.md)
+        err = caught if isinstance(caught, OsaError) else filesystem_error(caught)
         if args.batch_json:
             json.dump(
                 {"night": night.isoformat(), "exit_code": err.exit_code, "error": str(err)},

@@ -1,7 +1,8 @@
 """``osa`` entry point: parses arguments, loads the config once, dispatches, maps errors.
 
 Every expected failure is an ``OsaError`` and ends as one line on stderr with the exit code
-of ``osa_core.errors.ExitCode``; anything else is a bug and keeps its traceback.
+of ``osa_core.errors.ExitCode``; so does any ``OSError`` (a filesystem that refuses: exit 6,
+naming the path); anything else is a bug and keeps its traceback.
 Sub-commands import their modules lazily so ``osa --help`` and a planning tick stay fast.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from osa_core.errors import ExitCode, OsaError
+from osa_core.errors import ExitCode, OsaError, filesystem_error
+from osa_core.fsio import SHARED_UMASK
 
 # command -> (module, help). Each module exposes add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -98,6 +101,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What osa writes sets its own modes (osa_core.fsio); this umask also makes what others
+    # create for us shareable by the night's group: SLURM's job logs (sbatch passes the
+    # umask to the job) and the analysis tools' outputs.
+    os.umask(SHARED_UMASK)
     argv = list(sys.argv[1:] if argv is None else argv)
     wanted = requested_command(argv)
     parser = build_parser(only=wanted if wanted in COMMANDS else None)
@@ -127,6 +134,10 @@ def _run_guarded(body) -> int:
         return 130
     except BrokenPipeError:
         return ExitCode.OK
+    except OSError as err:  # one not raised by osa_core.fsio: the path it names, if any
+        failure = filesystem_error(err)
+        print(f"osa: error: {failure}", file=sys.stderr)
+        return failure.exit_code
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""Small night commands: ``osa cancel``, ``osa give-up``, ``osa journal``."""
+"""Small night commands: ``osa cancel``, ``osa give-up``, ``osa journal [repair]``."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import sys
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
-from osa_core.journal import Journal
+from osa_core.config import Config
+from osa_core.journal import Journal, journal_problem
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
 
@@ -50,15 +53,29 @@ def run_give_up(args: argparse.Namespace) -> int:
 
 
 def add_journal(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=["repair"],
+        help="repair: move malformed lines to journal.malformed.jsonl (under the lock)",
+    )
     add_date(parser)
     add_json(parser)
 
 
 def run_journal(args: argparse.Namespace) -> int:
     config = config_of(args)
-    view = Journal(NightPaths(config, night_of(args)).journal).read()
+    night = night_of(args)
+    if args.what == "repair":
+        return _repair_journal(config, night)
+    paths = NightPaths(config, night)
+    view = Journal(paths.journal).read()
+    repair = f"osa journal repair --date {night.isoformat()}"
+    problem = journal_problem(view, paths.journal, (paths.lock, paths.closer_lock), repair)
     if args.json:
         print_json(view.entries)
+        if problem:
+            print(f"osa: warning: {problem}", file=sys.stderr)
         return 0
     from rich.table import Table
 
@@ -80,4 +97,22 @@ def run_journal(args: argparse.Namespace) -> int:
             str(details),
         )
     console().print(table)
+    if problem:
+        console().print(f"⚠ {problem}", style="bold yellow", markup=False)
+    return 0
+
+
+def _repair_journal(config: Config, night: dt.date) -> int:
+    from osa_core.usecases.night import repair_journal
+
+    journal = Journal(NightPaths(config, night).journal)
+    moved = repair_journal(config, night)
+    if not moved:
+        console().print(f"{journal.path}: no malformed line, nothing to repair")
+        return 0
+    lines = ", ".join(str(n) for n in moved)
+    console().print(
+        f"{journal.path}: moved {len(moved)} malformed line(s) ({lines}) to "
+        f"{journal.malformed_path}; recorded as 'repaired' in the journal"
+    )
     return 0

@@ -336,7 +336,8 @@ def status_header(status: Any, config: Config) -> Group:
         )
     if status.closed:
         lines.append(Text("Night closed (NightFinished.txt present)", style="green"))
-    lines += [Text(f"! {warning}", style="yellow") for warning in status.warnings]
+    for warning in status.warnings:
+        lines.append(Text(f"⚠ {warning}", style="bold yellow"))
     return Group(*lines)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from osa_core.faults import fault_point
 from osa_core.fsio import (
+    FILE_MODE,
     append_line,
     ensure_dir,
     fsync_dir,
@@ -184,7 +185,7 @@ def copy_verified(src: Path, dst: Path, digest: str) -> None:
     if sha256(tmp) != digest:
         tmp.unlink()
         raise OSError(f"{dst}: copy does not match its source (checksum), source kept")
-    tmp.chmod(0o640)
+    tmp.chmod(FILE_MODE)
     os.replace(tmp, dst)
     fsync_dir(dst.parent)
     fault_point(f"renamed {dst.name}")

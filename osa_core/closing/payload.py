@@ -30,7 +30,7 @@ from osa_core.closing.provenance import write_run_provenance
 from osa_core.config import Config, load_config
 from osa_core.errors import Locked, OsaError
 from osa_core.faults import fault_point
-from osa_core.fsio import read_json_lines
+from osa_core.fsio import SHARED_UMASK, read_json_lines
 from osa_core.history import TOLERATED, read_history, summarize
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
@@ -68,7 +68,7 @@ def _close_run_locked(
 def close_night_products(config: Config, plan: Plan) -> int:
     paths = NightPaths(config, plan.night)
     try:
-        with night_lock(paths.closer_dir / "closer.lock", wait=0):
+        with night_lock(paths.closer_lock, wait=0):
             return _close_night_locked(config, plan, paths)
     except Locked:
         log("another closer is finishing this night; nothing to do")
@@ -144,6 +144,7 @@ def _finish(config: Config, plan: Plan, paths: NightPaths, journal: Journal) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(SHARED_UMASK)  # the tools' outputs are the group's, like ours (fsio)
     parser = argparse.ArgumentParser(prog="python -m osa_core.closing.payload")
     parser.add_argument("--config", required=True)
     parser.add_argument("--date", required=True)

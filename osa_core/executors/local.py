@@ -24,7 +24,7 @@ from pathlib import Path
 from osa_core.config import Config
 from osa_core.errors import SchedulerUnavailable
 from osa_core.executors.api import EndResult, JobRecord, QueryResult, SubmitRequest, TaskState
-from osa_core.fsio import ensure_dir
+from osa_core.fsio import ensure_dir, open_shared
 from osa_core.jobs import JobSpec
 from osa_core.locking import FileLock
 from osa_core.vocabulary import ACTIVE_STATES, State
@@ -61,6 +61,10 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
     unavailable: said in one line, like a SLURM controller that does not answer."""
     try:
         ensure_dir(path.parent)
+        if not path.exists():
+            # created here with the shared mode (SQLite would follow the umask); SQLite gives
+            # its -wal and -shm files the database's mode
+            os.close(open_shared(path, os.O_RDWR))
         connection = sqlite3.connect(path, timeout=30, isolation_level=None)
     except (OSError, sqlite3.Error) as err:
         raise SchedulerUnavailable(f"local executor database {path}: {err}") from None
@@ -277,7 +281,7 @@ def ensure_runner(config: Config) -> None:
         "--enforce-memory",
         "1" if local.enforce_memory else "0",
     ]
-    with open(log, "a") as handle:
+    with os.fdopen(open_shared(log, os.O_WRONLY | os.O_APPEND), "a") as handle:
         subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

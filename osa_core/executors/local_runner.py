@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osa_core.executors.local import PLAIN_INDEX, connect
+from osa_core.fsio import SHARED_UMASK, ensure_dir, open_shared
 from osa_core.locking import FileLock
 from osa_core.vocabulary import State
 
@@ -382,7 +383,7 @@ class Runner:
         out_path = Path(expand_pattern(output, job_id, idx, name))
         err_path = Path(expand_pattern(error, job_id, idx, name))
         exit_file = self.exit_file(job_id, idx)
-        exit_file.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(exit_file.parent)
         with contextlib.suppress(FileNotFoundError):
             exit_file.unlink()
         env = dict(os.environ)
@@ -399,9 +400,13 @@ class Runner:
         else:
             env.pop("SLURM_ARRAY_TASK_ID", None)
         try:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            err_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(out_path, "ab") as out, open(err_path, "ab") as err:
+            ensure_dir(out_path.parent)
+            ensure_dir(err_path.parent)
+            flags = os.O_WRONLY | os.O_APPEND
+            with (
+                os.fdopen(open_shared(out_path, flags), "ab") as out,
+                os.fdopen(open_shared(err_path, flags), "ab") as err,
+            ):
                 popen = subprocess.Popen(
                     ["bash", "-c", WRAPPER, "osa-task", script, str(exit_file)],
                     stdin=subprocess.DEVNULL,
@@ -411,6 +416,7 @@ class Runner:
                     env=env,
                     start_new_session=True,
                     close_fds=True,
+                    umask=SHARED_UMASK,  # what the task creates is the group's (fsio)
                 )
         except OSError as exc:
             db.execute(

@@ -8,6 +8,8 @@ failed subruns).
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 from collections.abc import Callable
 
 from osa_core.config import Config
@@ -113,3 +115,14 @@ def give_up(config: Config, plan: Plan, run: int, indices: list[int], reason: st
         Journal(paths.journal).append(
             "give_up", run=run, indices=sorted(indices), reason=reason.strip()
         )
+
+
+def repair_journal(config: Config, night: dt.date) -> list[int]:
+    """Set the journal's malformed lines aside (``journal.malformed.jsonl``) under the locks
+    of its writers: the night's lock, and the closer's while a closing job may be running
+    (it records the close); returns the line numbers moved (none: nothing was written)."""
+    paths = NightPaths(config, night)
+    with night_lock(paths.lock, wait=LOCK_WAIT_SECONDS), contextlib.ExitStack() as stack:
+        if paths.closer_dir.is_dir():
+            stack.enter_context(night_lock(paths.closer_lock, wait=LOCK_WAIT_SECONDS))
+        return Journal(paths.journal).repair()

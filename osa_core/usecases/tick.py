@@ -7,7 +7,7 @@ when it is ready. It prints log lines for the cron mail (or JSON) and exits with
 documented code (docs/batch.md):
 
 0 progressed or nothing to do · 2 bad input · 3 needs an operator · 4 scheduler
-unreachable · 5 another actor holds the night
+unreachable · 5 another actor holds the night · 6 a file or folder cannot be read or written
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from osa_core.plan import Plan, build_plan
 from osa_core.rules.lost_ends import leftovers
 from osa_core.rules.readiness import readiness
 from osa_core.rules.submission import arm_close, decide_resubmission, decide_submission
-from osa_core.snapshot import observe
+from osa_core.snapshot import NightSnapshot, observe
 from osa_core.usecases.close import close_from
 from osa_core.usecases.common import prepared
 
@@ -43,6 +43,7 @@ class TickReport:
     not_retried: list[str] = field(default_factory=list)
     closed: bool = False
     readiness: dict[str, Any] = field(default_factory=dict)
+    journal_problem: str = ""
     exit_code: int = ExitCode.OK
 
     def log(self, message: str) -> None:
@@ -60,6 +61,7 @@ class TickReport:
             "not_retried": self.not_retried,
             "closed": self.closed,
             "readiness": self.readiness,
+            "journal_problem": self.journal_problem,
             "log": self.lines,
         }
 
@@ -92,9 +94,18 @@ def tick(
             _finished_night(config, plan, executor, paths, report)
             return report
         _progress(config, plan, executor, report, auto_close)
-    if plan.problems or report.not_retried:
+    if plan.problems or report.not_retried or report.journal_problem:
         report.exit_code = ExitCode.NEEDS_OPERATOR
     return report
+
+
+def _check_journal(snapshot: NightSnapshot, report: TickReport) -> None:
+    """Malformed journal lines need an operator (the tick still acts: a submission whose
+    ``submitted`` line was lost is found again by its intent's token)."""
+    if snapshot.journal_problem:
+        report.journal_problem = snapshot.journal_problem
+        report.log(f"PROBLEM {snapshot.journal_problem}")
+        report.exit_code = ExitCode.NEEDS_OPERATOR
 
 
 def _finished_night(
@@ -104,6 +115,7 @@ def _finished_night(
     report.log("night already closed; nothing to do")
     report.closed = True
     snapshot = observe(config, plan, executor, settle=False)
+    _check_journal(snapshot, report)
     ids = leftovers(snapshot, paths.night_finished.stat().st_mtime)
     if not snapshot.query.reachable:
         report.log(f"leftover jobs not checked: {snapshot.query.message}")
@@ -119,6 +131,7 @@ def _progress(
     config: Config, plan: Plan, executor: Executor, report: TickReport, auto_close: bool
 ) -> None:
     snapshot, upkeep = prepared(config, plan, executor)  # raises SchedulerUnavailable
+    _check_journal(snapshot, report)
     for line in upkeep.lines:
         report.log(line)
     # What is submitted now cannot have failed: the same snapshot serves the retries, and

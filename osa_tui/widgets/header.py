@@ -128,4 +128,7 @@ class NightHeader(ViewHeader):
                     f"\n⚠ SCHEDULER UNREACHABLE: {status.scheduler_message}{old}",
                     style="bold white on red",
                 )
+            if status.warnings:  # e.g. malformed journal lines: one line, the first warning
+                more = f" (+{len(status.warnings) - 1} more)" if len(status.warnings) > 1 else ""
+                text.append(f"\n⚠ {status.warnings[0]}{more}", style="bold black on yellow")
         return text

@@ -240,3 +240,15 @@ async def test_scheduler_unreachable_banner(night, monkeypatch) -> None:
         text = str(app.screen.query_one("#header").render())
         assert "SCHEDULER UNREACHABLE" in text and "Connection refused" in text
         assert "old" in text  # the age of the last known state is shown
+
+
+async def test_malformed_journal_banner(night) -> None:
+    config, _ = night
+    journal = NightPaths(config, NIGHT).journal
+    with journal.open("ab") as handle:
+        handle.write(b"garbage from a bad disk\n")
+    app = OsaApp(Engine(config), NIGHT, live_refresh=False)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await refresh(pilot)
+        text = str(app.screen.query_one("#header").render())
+        assert "malformed line skipped" in text and "osa journal repair" in text

@@ -3,11 +3,9 @@
 What is real, and why this way (the budget is ~1-2 minutes):
 
 - ``lstchain_check_dl1`` runs here on a DL1 file (with images, which it needs) and writes
-  the subrun datacheck file every other test reads. The DL1 file is found, else made:
-  ``$OSA_TEST_DL1``; else a ``dl1_LST-1.Run*.????.h5`` of the demo night (``make demo``
-  writes ``osa-demo/`` next to the repository); else the one this test made on a previous
-  run (kept in pytest's cache, keyed by the lstchain version); else it is made now by the
-  real chain on generated demo R0 (osa_core.demo): DRS4 run ->
+  the subrun datacheck file every other test reads. The DL1 file is only ever one this
+  test made: on a previous run (kept in pytest's cache, keyed by the lstchain version),
+  else now, by the real chain on generated demo R0 (osa_core.demo): DRS4 run ->
   ``onsite_create_drs4_pedestal_file``, PEDCALIB run -> ``onsite_create_calibration_file``,
   one 60-event DATA subrun -> ``lstchain_data_r0_to_dl1``. That costs ~2 minutes once.
 - The subruns of a longer run are copies of that real file with a few values changed in
@@ -25,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -47,7 +44,6 @@ from tests.helpers.dq_files import clone_subrun, datacheck_file_name
 
 pytestmark = [pytest.mark.lstchain, pytest.mark.timeout(900)]
 
-REPO = Path(__file__).resolve().parents[2]
 NIGHT = dt.date(2020, 2, 18)
 RUN = 3001  # the run made of copies
 DROP_SUBRUN = 5
@@ -80,12 +76,11 @@ def _has_images(path: Path) -> bool:
 
 
 def _found_dl1(cache_dir: Path) -> Path | None:
-    if os.environ.get("OSA_TEST_DL1"):
-        return Path(os.environ["OSA_TEST_DL1"])
-    for root in (REPO / "osa-demo", cache_dir):
-        for path in sorted(root.rglob("dl1_LST-1.Run?????.????.h5")) if root.is_dir() else []:
-            if _has_images(path):
-                return path
+    """The DL1 file this test made on a previous run (never a user's tree: a demo night
+    or anything else outside what the tests build)."""
+    for path in sorted(cache_dir.glob("dl1_LST-1.Run?????.????.h5")):
+        if _has_images(path):
+            return path
     return None
 
 

@@ -137,3 +137,23 @@ def test_config_commands(night_base: Path, action: str) -> None:
     assert result.returncode == 0, result.stderr
     if action == "show":
         assert "[slurm.data]" in result.stdout and 'memory = "6GB"' in result.stdout
+
+
+@pytest.mark.parametrize("command", ["give-up", "--batch"])
+def test_a_filesystem_error_is_one_line_naming_the_path(night_base: Path, command: str) -> None:
+    """Any OSError (here a state folder that is a file, which fails even as root; a
+    read-only one: tests/integration/test_shared_night.py) is one line and exit code 6."""
+    (night_base / "OSA").mkdir()
+    (night_base / "OSA" / "state").write_text("not a folder")
+    config = str(write_config(night_base))
+    if command == "--batch":
+        result = osa("-c", config, "--batch", "--date", "2020-02-18")
+        line = result.stderr.strip()
+        assert line.startswith("osa --batch 2020-02-18: FilesystemError: "), result.stderr
+    else:
+        args = ("give-up", "-d", "2020-02-18", "--run", "2002", "--subruns", "0", "--reason", "x")
+        result = osa("-c", config, *args)
+        line = _one_line_error(result)
+    assert result.returncode == 6
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert f"cannot create folder {night_base / 'OSA' / 'state'}: Not a directory" in line
