@@ -304,7 +304,10 @@ def osa_command(*args: str) -> list[str]:
 def write_config(base: Path, body: str, name: str = "osa.toml") -> Path:
     """An osa-console config next to a night: ``[paths] base`` = that folder."""
     path = base / name
-    path.write_text(f'[paths]\nbase = "{base}"\n\n{body}\n')
+    # the benchmarks compare one job per subrun with lstosa's datasequence: the fixed
+    # workflow (the per-run phases have rows of their own)
+    night = "" if "[night]" in body else '\n[night]\nworkflow = "fixed"\n'
+    path.write_text(f'[paths]\nbase = "{base}"\n\n{body}\n{night}')
     return path
 
 
