@@ -110,6 +110,12 @@ def calibration_arguments(calibration: Calibration) -> list[str]:
     return args
 
 
+def python_job(module: str, config_file: Path, night: str) -> list[str]:
+    """The start of every job's command: this installation's Python running a payload
+    module with the (frozen) configuration and the night."""
+    return [sys.executable, "-m", module, "--config", str(config_file), "--date", night]
+
+
 #: The payload's phase argument for each per-subrun job kind.
 PHASE_OF = {JobKind.DATA: "all", JobKind.DL1A: "dl1a", JobKind.DL1B: "dl1b"}
 
@@ -124,15 +130,9 @@ def payload_command(
     """The argument list of the job payload for one job of a sequence (validated values).
     ``config_file``: the frozen configuration the job runs with (``osa_core.frozen_config``)."""
     kind = kind or JobKind(sequence.kind)
-    command = [
-        sys.executable,
-        "-m",
-        "osa_core.payload",
-        "--config",
-        str(config_file or config.source.resolve()),
-        "--date",
-        plan.night.isoformat(),
-    ]
+    command = python_job(
+        "osa_core.payload", config_file or config.source.resolve(), plan.night.isoformat()
+    )
     calibration = plan.calibration
     assert calibration is not None, "sequences are planned only with a calibration"
     if kind == JobKind.CALIBRATION:

@@ -6,11 +6,10 @@ of the night (``osa_core.jobs``); the close payload reads the rest from the file
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from osa_core.config import Config
-from osa_core.jobs import JobSpec
+from osa_core.jobs import JobSpec, python_job
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
 from osa_core.vocabulary import JobKind
@@ -24,13 +23,11 @@ def close_specs(
     paths = NightPaths(config, plan.night)
     runs = [s.run for s in plan.data_sequences]
     base_command = (
-        sys.executable,
-        "-m",
-        "osa_core.closing.payload",
-        "--config",
-        str(config_file or config.source.resolve()),
-        "--date",
-        plan.night.isoformat(),
+        *python_job(
+            "osa_core.closing.payload",
+            config_file or config.source.resolve(),
+            plan.night.isoformat(),
+        ),
         *(["--force"] if force else []),
     )
 

@@ -34,41 +34,30 @@ def close_chain(
 ) -> list[PlannedJob]:
     """close_runs (array over the runs) then close_night ``afterok`` on it. With ``after``
     (an armed close) the chain starts ``afterany`` on those jobs."""
-    config, plan = snapshot.config, snapshot.plan
-    runs = tuple(range(len(plan.data_sequences)))
+    runs = tuple(range(len(snapshot.plan.data_sequences)))
     attempt = 1 + len(snapshot.journal.of_kind(JobKind.CLOSE_NIGHT))
-    jobs: list[PlannedJob] = []
-    night_after: tuple[Dependency, ...] = tuple(after)
-    night_kind = "afterany"
-    if runs:
-        jobs.append(
-            PlannedJob(
-                run=0,
-                kind=JobKind.CLOSE_RUNS,
-                indices=runs,
-                resources=config.slurm.close,
-                dependencies=tuple(after),
-                attempt=attempt,
-                purpose=purpose,
-                dependency_kind="afterany",
-                force=force,
-            )
-        )
-        night_after, night_kind = (Ref(first_position),), "afterok"
-    jobs.append(
-        PlannedJob(
+
+    def job(
+        kind: JobKind, indices: tuple[int, ...] | None, deps: tuple[Dependency, ...], how: str
+    ) -> PlannedJob:
+        return PlannedJob(
             run=0,
-            kind=JobKind.CLOSE_NIGHT,
-            indices=None,
-            resources=config.slurm.close,
-            dependencies=night_after,
+            kind=kind,
+            indices=indices,
+            resources=snapshot.config.slurm.close,
+            dependencies=deps,
             attempt=attempt,
             purpose=purpose,
-            dependency_kind=night_kind,
+            dependency_kind=how,
             force=force,
         )
-    )
-    return jobs
+
+    if not runs:
+        return [job(JobKind.CLOSE_NIGHT, None, tuple(after), "afterany")]
+    return [
+        job(JobKind.CLOSE_RUNS, runs, tuple(after), "afterany"),
+        job(JobKind.CLOSE_NIGHT, None, (Ref(first_position),), "afterok"),
+    ]
 
 
 def armed_close(

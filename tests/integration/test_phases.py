@@ -18,10 +18,10 @@ from osa_core.executors.factory import get_executor
 from osa_core.generator import NightSpec, generate_night
 from osa_core.journal import Journal
 from osa_core.paths import NightPaths
-from osa_core.plan import build_plan
+from osa_core.plan import Plan, build_plan
 from osa_core.run_calibration import read_record
 from osa_core.snapshot import night_status
-from osa_core.status import NightStatus
+from osa_core.status import NightStatus, SequenceStatus
 from osa_core.usecases.night import give_up, resubmit_failed, submit_night
 from osa_core.usecases.tick import tick
 from osa_core.vocabulary import ACTIVE_STATES, JobKind, State
@@ -81,6 +81,16 @@ def settled(status: NightStatus) -> bool:
     return not busy and not runcal
 
 
+def one_run_submitted(
+    base: Path, kind: str, extra_args: dict[str, str], analysis: str = ""
+) -> tuple[Config, Plan, SequenceStatus]:
+    """Run 2002 alone, submitted without an armed close, once nothing is active."""
+    config = night(base, kind, extra_args, extra=analysis + "\n[closing]\nauto = false\n", runs=1)
+    plan = build_plan(config, NIGHT)
+    submit_night(config, plan)
+    return config, plan, wait(config, settled).sequence(2002)
+
+
 def test_a_night_in_three_phases_closes_into_per_run_trees(tmp_path: Path, kind: str) -> None:
     """Run 2002's finder decides (10/5, NSB 0.45), run 2003's cannot (too few pedestals):
     2003 falls back to the standard cleaning and says so; the models follow each run's
@@ -135,17 +145,9 @@ def test_a_night_in_three_phases_closes_into_per_run_trees(tmp_path: Path, kind:
 def test_a_failed_run_calibration_is_resubmitted_alone(tmp_path: Path, kind: str) -> None:
     flag = tmp_path / "catb-fails"
     flag.touch()
-    config = night(
-        tmp_path,
-        kind,
-        {"catb": f"--fail-file={flag}"},
-        extra="catb_required = true\n\n[closing]\nauto = false\n",
-        runs=1,
+    config, plan, seq = one_run_submitted(
+        tmp_path, kind, {"catb": f"--fail-file={flag}"}, "catb_required = true\n"
     )
-    plan = build_plan(config, NIGHT)
-    submit_night(config, plan)
-    status = wait(config, settled)
-    seq = status.sequence(2002)
     assert seq.run_calibration is not None and seq.run_calibration.state == State.FAILED
     assert all(s.state == State.WAITING for s in seq.subruns)  # DL1a done, DL1b cannot start
     assert "run calibration failed" in seq.waiting
@@ -164,17 +166,7 @@ def test_a_failed_run_calibration_is_resubmitted_alone(tmp_path: Path, kind: str
 
 
 def test_a_dl1a_failure_holds_the_run_calibration_until_given_up(tmp_path: Path, kind: str) -> None:
-    config = night(
-        tmp_path,
-        kind,
-        {"r0_to_dl1": "--fail-subruns=1"},
-        extra="\n[closing]\nauto = false\n",
-        runs=1,
-    )
-    plan = build_plan(config, NIGHT)
-    submit_night(config, plan)
-    status = wait(config, settled)
-    seq = status.sequence(2002)
+    config, plan, seq = one_run_submitted(tmp_path, kind, {"r0_to_dl1": "--fail-subruns=1"})
     runcal = seq.run_calibration
     assert runcal is not None and runcal.state == State.WAITING
     assert "held: subrun(s) 1 failed in r0_to_dl1" in runcal.reason

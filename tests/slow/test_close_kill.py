@@ -17,7 +17,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,28 +30,10 @@ from osa_core.paths import NightPaths
 from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, fake_steps, write_config
 from tests.integration.test_executors import wait_settled
-from tests.slow.test_reliability import product_digests
+from tests.slow.test_reliability import product_digests, tick
 
 pytestmark = pytest.mark.slow
 TRIALS = 4
-
-
-def tick(base: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "osa_core.cli.main",
-            "--config",
-            str(base / "osa.toml"),
-            "--batch",
-            "--date",
-            NIGHT.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def processed_night(base: Path) -> None:

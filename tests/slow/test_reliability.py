@@ -50,26 +50,25 @@ def night(base: Path, extra: str = "", runs: int = 2, subruns: int = 3) -> Confi
     )
 
 
+def tick_command(base: Path) -> list[str]:
+    """`osa --batch` for the night of ``base``, as cron runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "osa_core.cli.main",
+        "--config",
+        str(base / "osa.toml"),
+        "--batch",
+        "--date",
+        "2020-02-18",
+    ]
+
+
 def tick(base: Path, fault_after: int | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSA_FAULT")}
     if fault_after is not None:
         env["OSA_FAULT_AFTER"] = str(fault_after)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "osa_core.cli.main",
-            "--config",
-            str(base / "osa.toml"),
-            "--batch",
-            "--date",
-            "2020-02-18",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return subprocess.run(tick_command(base), capture_output=True, text=True, timeout=180, env=env)
 
 
 def test_batch_tick_killed_at_random_points(tmp_path: Path) -> None:
@@ -96,16 +95,7 @@ def test_batch_tick_killed_at_random_points(tmp_path: Path) -> None:
             was_killed = result.returncode == -9
         else:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "osa_core.cli.main",
-                    "--config",
-                    str(base / "osa.toml"),
-                    "--batch",
-                    "--date",
-                    "2020-02-18",
-                ],
+                tick_command(base),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
