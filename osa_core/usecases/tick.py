@@ -13,6 +13,7 @@ unreachable · 5 another actor holds the night · 6 a file or folder cannot be r
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +85,10 @@ def tick(
         night=night.isoformat(),
         started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    executor = executor or get_executor(config)
     paths = NightPaths(config, night)
+    if not paths.run_summary.exists():
+        return _without_run_summary(paths, report)
+    executor = executor or get_executor(config)
     with night_lock(paths.lock, wait=lock_wait):
         plan = build_plan(config, night)
         for problem in plan.problems:
@@ -96,6 +99,37 @@ def tick(
         _progress(config, plan, executor, report, auto_close)
     if plan.problems or report.not_retried or report.journal_problem:
         report.exit_code = ExitCode.NEEDS_OPERATOR
+    return report
+
+
+def _without_run_summary(paths: NightPaths, report: TickReport) -> TickReport:
+    """No RunSummary: with no R0 either, the telescope did not observe (moon break, bad
+    weather): normal, exit 0, so cron raises no alarm. R0 on disk without a RunSummary is
+    an operator's matter: say so, with the command that makes one (lstosa runs it)."""
+    try:
+        r0 = sorted(p.name for p in paths.r0_dir.iterdir() if p.name.endswith(".fits.fz"))
+    except FileNotFoundError:
+        r0 = []
+    if not r0:
+        report.log(
+            f"no observation: neither a RunSummary ({paths.run_summary}) nor R0 files "
+            f"({paths.r0_dir}); nothing to do"
+        )
+        return report
+    command = [
+        "lstchain_create_run_summary",
+        "-d",
+        paths.folder,
+        "--r0-path",
+        str(paths.config.paths.r0),
+        "-o",
+        str(paths.run_summary.parent),
+    ]
+    report.log(
+        f"PROBLEM {len(r0)} R0 file(s) in {paths.r0_dir} but no RunSummary "
+        f"({paths.run_summary}): make it with: {shlex.join(command)}"
+    )
+    report.exit_code = ExitCode.NEEDS_OPERATOR
     return report
 
 

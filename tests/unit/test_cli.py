@@ -157,3 +157,21 @@ def test_a_filesystem_error_is_one_line_naming_the_path(night_base: Path, comman
     assert result.returncode == 6
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert f"cannot create folder {night_base / 'OSA' / 'state'}: Not a directory" in line
+
+
+def test_a_night_without_observation_is_normal_for_cron(tmp_path: Path) -> None:
+    """No RunSummary and no R0 (moon break, bad weather): exit 0, no alarm. R0 without a
+    RunSummary needs an operator, told the command that makes one."""
+    base = tmp_path / "site"
+    base.mkdir()
+    cfg = write_config(base)
+    result = osa("-c", str(cfg), "--batch", "--date", "2020-02-18")
+    assert result.returncode == 0, result.stderr
+    assert "no observation" in result.stdout
+    r0 = base / "R0" / "20200218"
+    r0.mkdir(parents=True)
+    (r0 / "LST-1.1.Run02008.0000.fits.fz").write_bytes(b"")
+    result = osa("-c", str(cfg), "--batch", "--date", "2020-02-18")
+    assert result.returncode == 3
+    assert "but no RunSummary" in result.stdout
+    assert "lstchain_create_run_summary -d 20200218 --r0-path" in result.stdout
