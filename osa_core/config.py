@@ -270,6 +270,15 @@ class PathsConfig:
             "writes under `<base>/monitoring/PixelCalibration/Cat-B`, keep them the same"
         ),
     ] = Path("monitoring/PixelCalibration/Cat-B")
+    r0g: Annotated[
+        Path,
+        _doc(
+            'gain-selected copies of the raw data (`input_state = "legacy_raw"`): same names as R0'
+        ),
+    ] = Path("R0G")
+    gain_selection: Annotated[
+        Path, _doc("gain selection's night flags (`YYYYMMDD/GainSelFinished.txt`) and logs")
+    ] = Path("OSA/GainSel")
 
 
 @dataclass(frozen=True)
@@ -314,6 +323,29 @@ class NightConfig:
             "per subrun with `[analysis] dl1ab_config` for every run"
         ),
     ] = "per_run"
+    input_state: Annotated[
+        Literal["legacy_raw", "gain_selected", "catA_calibrated"],
+        _doc(
+            "what the raw data are: `legacy_raw` (both gains: gain selection R0 → R0G first, "
+            "then everything reads R0G), `gain_selected` (R0 is read as it is), "
+            "`catA_calibrated` (calibrated by the DAQ: no Cat-A calibration job)"
+        ),
+    ] = "gain_selected"
+    end_of_observation: Annotated[
+        tuple[Literal["morning", "gain_selection", "runsummary_complete"], ...],
+        _doc(
+            "when the observation is over, so the night may close (any one suffices): "
+            "`morning` (the day after the night, at `morning_utc`), `gain_selection` "
+            "(GainSelFinished written), `runsummary_complete` "
+            "(`RunSummary_YYYYMMDD.complete` beside the RunSummary, written by the DAQ)"
+        ),
+    ] = field(default_factory=lambda: ("morning",))
+    morning_utc: Annotated[
+        str,
+        Meta(pattern=_whole(r"([01][0-9]|2[0-3]):[0-5][0-9]")),
+        Expect('a time like "08:00"'),
+        _doc("UTC time on the day after the night from which its observation is over"),
+    ] = "08:00"
 
 
 @dataclass(frozen=True)

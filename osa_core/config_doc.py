@@ -77,7 +77,10 @@ def _file_struct(cls: type) -> type[msgspec.Struct]:
         if key.required:
             fields.append((key.name, _file_type(key.hint)))
         else:
-            fields.append((key.name, _file_type(key.hint), _file_value(key.default)))
+            value = _file_value(key.default)
+            if isinstance(value, (list, dict)) and value:  # msgspec wants a factory for these
+                value = msgspec.field(default_factory=lambda value=value: value)
+            fields.append((key.name, _file_type(key.hint), value))
     return msgspec.defstruct(
         cls.__name__,
         fields,

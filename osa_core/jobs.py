@@ -117,7 +117,12 @@ def python_job(module: str, config_file: Path, night: str) -> list[str]:
 
 
 #: The payload's phase argument for each per-subrun job kind.
-PHASE_OF = {JobKind.DATA: "all", JobKind.DL1A: "dl1a", JobKind.DL1B: "dl1b"}
+PHASE_OF = {
+    JobKind.GAIN_SELECTION: "gainsel",
+    JobKind.DATA: "all",
+    JobKind.DL1A: "dl1a",
+    JobKind.DL1B: "dl1b",
+}
 
 
 def payload_command(
@@ -134,7 +139,6 @@ def payload_command(
         "osa_core.payload", config_file or config.source.resolve(), plan.night.isoformat()
     )
     calibration = plan.calibration
-    assert calibration is not None, "sequences are planned only with a calibration"
     if kind == JobKind.CALIBRATION:
         command.append("calibration")
     elif kind == JobKind.RUN_CALIBRATION:
@@ -143,6 +147,8 @@ def payload_command(
             command += ["--pointing-dec", f"{float(sequence.source_dec):.6f}"]
     else:
         command += ["data", "--run", str(sequence.run), "--phase", PHASE_OF[kind]]
+    if calibration is None:  # a DAQ-calibrated night (catA_calibrated): no Cat-A files
+        return tuple(command)
     return (*command, *calibration_arguments(calibration))
 
 
@@ -200,9 +206,10 @@ def job_kinds(plan: Plan, sequence: Sequence) -> tuple[JobKind, ...]:
     three phases with the per-run workflow."""
     if sequence.kind == JobKind.CALIBRATION:
         return (JobKind.CALIBRATION,)
+    first = (JobKind.GAIN_SELECTION,) if plan.gain_selection else ()
     if plan.per_run:
-        return (JobKind.DL1A, JobKind.RUN_CALIBRATION, JobKind.DL1B)
-    return (JobKind.DATA,)
+        return (*first, JobKind.DL1A, JobKind.RUN_CALIBRATION, JobKind.DL1B)
+    return (*first, JobKind.DATA)
 
 
 _PLAIN_RE = re.compile(r"^[A-Za-z0-9_./%+:=,@-]+$")

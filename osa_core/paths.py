@@ -106,6 +106,7 @@ def within(root: Path, path: Path) -> Path:
 
 _SCRIPT_PREFIX = {
     "CALIBRATION": "calibration",
+    "GAIN_SELECTION": "gainsel",
     "DATA": "sequence",
     "DL1A": "dl1a",
     "RUN_CALIBRATION": "runcal",
@@ -139,6 +140,32 @@ class NightPaths:
 
     def r0_file(self, run: int, subrun: int, stream: int = 1) -> Path:
         return self.r0_dir / r0_name(stream, run, subrun)
+
+    @property
+    def r0g_dir(self) -> Path:
+        """Gain-selected copies (R0G): what everything reads with ``input_state =
+        "legacy_raw"``."""
+        return self.config.paths.r0g / self.folder
+
+    def r0g_file(self, run: int, subrun: int, stream: int = 1) -> Path:
+        return self.r0g_dir / r0_name(stream, run, subrun)
+
+    @property
+    def gain_selection_dir(self) -> Path:
+        return self.config.paths.gain_selection / self.folder
+
+    @property
+    def gain_selection_finished(self) -> Path:
+        """Written once every subrun of the night is gain-selected (lstosa's flag)."""
+        return self.gain_selection_dir / "GainSelFinished.txt"
+
+    def gain_selection_log(self, run: int, subrun: int) -> Path:
+        return self.gain_selection_dir / "log" / f"r0_to_r0g_{run_tag(run, subrun)}.log"
+
+    @property
+    def run_summary_complete(self) -> Path:
+        """``RunSummary_YYYYMMDD.complete``: the DAQ says the night's RunSummary is final."""
+        return self.run_summary.with_suffix(".complete")
 
     @property
     def drive_log(self) -> Path:

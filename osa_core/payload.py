@@ -41,6 +41,7 @@ from osa_core.steps import (
     DATA_STEPS,
     DL1A_STEPS,
     DL1B_STEPS,
+    GAIN_SELECTION_STEPS,
     RUN_CALIBRATION_STEPS,
     CalibrationInputs,
     StepContext,
@@ -305,21 +306,28 @@ def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], hist
     return 0
 
 
-PHASE_STEPS = {"all": DATA_STEPS, "dl1a": DL1A_STEPS, "dl1b": DL1B_STEPS}
+PHASE_STEPS = {
+    "gainsel": GAIN_SELECTION_STEPS,
+    "all": DATA_STEPS,
+    "dl1a": DL1A_STEPS,
+    "dl1b": DL1B_STEPS,
+}
 
 
 def add_calibration_arguments(parser: argparse.ArgumentParser) -> None:
     """The Cat-A calibration the plan found (``osa_core.jobs.calibration_arguments``)."""
-    parser.add_argument("--calibration-night", required=True)
+    parser.add_argument("--calibration-night", help="none: a DAQ-calibrated night")
     parser.add_argument("--drs4-night", help="default: the calibration night")
-    parser.add_argument("--drs4-run", type=int, required=True)
-    parser.add_argument("--pedcal-run", type=int, required=True)
+    parser.add_argument("--drs4-run", type=int)
+    parser.add_argument("--pedcal-run", type=int)
     parser.add_argument("--filters", type=int, help="default: [night] filter_wheels")
     parser.add_argument("--time-calibration-file", type=Path)
     parser.add_argument("--systematics-file", type=Path)
 
 
-def calibration_of(config: Config, args: argparse.Namespace) -> CalibrationInputs:
+def calibration_of(config: Config, args: argparse.Namespace) -> CalibrationInputs | None:
+    if args.calibration_night is None or args.drs4_run is None or args.pedcal_run is None:
+        return None  # input_state = "catA_calibrated": the DAQ calibrated the data
     night = parse_night(args.calibration_night)
     return CalibrationInputs(
         night=night,
@@ -371,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                 subrun = int(task)
             run, steps = args.run, PHASE_STEPS[args.phase]
         else:
+            if calibration is None:
+                log("a calibration job needs --calibration-night, --drs4-run, --pedcal-run")
+                return 2
             run, subrun, steps = args.pedcal_run, 0, CALIBRATION_STEPS
         context = SubrunContext(
             config=config, night=night, run=run, subrun=subrun, calibration=calibration
@@ -391,7 +402,7 @@ def run_phase2(
     config: Config,
     night: dt.date,
     run: int,
-    calibration: CalibrationInputs,
+    calibration: CalibrationInputs | None,
     pointing_dec: float | None,
 ) -> int:
     """Cat-B and tail cuts (tolerated where the run can go on), then the run's decision."""

@@ -32,6 +32,7 @@ from osa_core.run_calibration import CatB, Models, RunCalibration, Tailcuts, wri
 from osa_core.steps import (
     CalibrationInputs,
     StepPlan,
+    calibration_values,
     command_template,
     night_values,
     render,
@@ -70,15 +71,19 @@ class RunContext:
     config: Config
     night: dt.date
     run: int
-    calibration: CalibrationInputs
+    calibration: CalibrationInputs | None
     subrun: int = -1  # run-level records carry subrun -1
 
     def values(self) -> dict[str, str | None]:
         values = night_values(self.config, self.night, self.run)
-        values.update(self.calibration.values(self.config))
-        catb = catb_file(self.config, self.night, self.run, self.calibration.filters)
+        values.update(calibration_values(self.config, self.calibration))
+        catb = catb_file(self.config, self.night, self.run, self._filters())
         values["catb_output"] = str(catb)
         return values
+
+    def _filters(self) -> int:
+        calibration = self.calibration
+        return calibration.filters if calibration else self.config.night.filter_wheels
 
     def step(self, name: str) -> StepPlan:
         values = self.values()
@@ -92,7 +97,7 @@ class RunContext:
                 name=name,
                 argv=argv,
                 inputs=(Path(str(values["calib_file"])),),
-                outputs=(catb_file(self.config, self.night, self.run, self.calibration.filters),),
+                outputs=(catb_file(self.config, self.night, self.run, self._filters()),),
                 config_file=None,
                 create_output_dirs=False,  # the script makes its version folder and pro link
                 tolerate=None if required else _catb_tolerated,
@@ -118,7 +123,7 @@ def decide(
     config: Config,
     night: dt.date,
     run: int,
-    calibration: CalibrationInputs,
+    calibration: CalibrationInputs | None,
     pointing_dec: float | None,
 ) -> RunCalibration:
     """What the run's phase-2 steps found, as the one decision the night uses."""
@@ -168,11 +173,12 @@ def _tailcuts(config: Config, night: dt.date, run: int) -> Tailcuts:
 
 
 def _catb(
-    config: Config, night: dt.date, run: int, calibration: CalibrationInputs, note: str
+    config: Config, night: dt.date, run: int, calibration: CalibrationInputs | None, note: str
 ) -> CatB:
     if not config.analysis.apply_catb:
         return CatB(None, "not applied ([analysis] apply_catb = false)")
-    path = catb_file(config, night, run, calibration.filters)
+    filters = calibration.filters if calibration else config.night.filter_wheels
+    path = catb_file(config, night, run, filters)
     if path.exists() and not note.startswith(TOLERATED):  # a failed script leaves a file
         return CatB(str(path))
     log = path.parent / "log" / f"{path.stem}.log"

@@ -96,10 +96,21 @@ class Plan:
     warnings: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
     workflow: str = "fixed"  # "per_run": Cat-B and tail cuts per run (three phases)
+    input_state: str = "gain_selected"  # legacy_raw: gain selection first; catA_calibrated
 
     @property
     def per_run(self) -> bool:
         return self.workflow == "per_run"
+
+    @property
+    def gain_selection(self) -> bool:
+        """Raw data with both gains: every subrun is gain-selected (R0 → R0G) first."""
+        return self.input_state == "legacy_raw"
+
+    @property
+    def needs_cat_a(self) -> bool:
+        """A DAQ that calibrates itself (``catA_calibrated``) needs no Cat-A calibration."""
+        return self.input_state != "catA_calibrated"
 
     @property
     def data_sequences(self) -> tuple[Sequence, ...]:
@@ -138,6 +149,7 @@ class Plan:
         return {
             "night": self.night.isoformat(),
             "workflow": self.workflow,
+            "input_state": self.input_state,
             "calibration": calibration,
             "sequences": [s.to_dict() for s in self.sequences],
             "excluded": [vars(e) for e in self.excluded],
@@ -178,18 +190,20 @@ def plan_night(
     config: Config, night: Night, *, use_cache: bool = True, write_cache: bool = True
 ) -> Plan:
     """Build the night's sequences from an already-read ``Night``."""
-    found = find_calibration(
-        config, night.date, runs_reader(config, night, use_cache=use_cache, write_cache=write_cache)
-    )
-    calibration = found.calibration
-    warnings = list(night.warnings) + list(found.notes)
+    calibration = None
+    warnings = list(night.warnings)
     problems: list[str] = []
+    if config.night.input_state != "catA_calibrated":
+        reader = runs_reader(config, night, use_cache=use_cache, write_cache=write_cache)
+        found = find_calibration(config, night.date, reader)
+        calibration = found.calibration
+        warnings += found.notes
+        if calibration is None:
+            problems.append(found.problem)
     sequences: list[Sequence] = []
     excluded: list[Excluded] = []
     parent = None
-    if calibration is None:
-        problems.append(found.problem)
-    else:
+    if calibration is not None:
         parent = 0
         sequences.append(
             Sequence(
@@ -241,6 +255,7 @@ def plan_night(
         warnings=tuple(warnings),
         problems=tuple(problems),
         workflow=config.night.workflow,
+        input_state=config.night.input_state,
     )
 
 

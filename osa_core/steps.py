@@ -23,6 +23,7 @@ from osa_core.errors import ConfigError
 from osa_core.paths import NightPaths, datacheck_name, dl1_name, muons_name
 from osa_core.run_calibration import read_record
 
+GAIN_SELECTION_STEPS = ("r0_to_r0g",)  # with input_state = "legacy_raw", before all
 DATA_STEPS = ("r0_to_dl1", "dl1ab", "datacheck")
 DL1A_STEPS = DATA_STEPS[:1]  # phase 1 of a run (per subrun)
 DL1B_STEPS = DATA_STEPS[1:]  # phase 3 of a run (per subrun), with the run's own cleaning
@@ -49,6 +50,13 @@ DEFAULT_COMMANDS: dict[str, tuple[str, ...]] = {
         "--filters={filters}",
         "--config={calibration_config}",
         "--yes",
+    ),
+    # per subrun, first (input_state = "legacy_raw"): the four streams, gain-selected
+    "r0_to_r0g": (
+        "lstchain_r0_to_r0g",
+        "--R0-file={r0_raw_file}",
+        "--output-dir={r0g_dir}",
+        "--log={gain_selection_log}",
     ),
     # per subrun
     "r0_to_dl1": (
@@ -204,6 +212,9 @@ PLACEHOLDERS = frozenset(
         "tailcuts_dir",
         "no_systematics_flag",
         "catb_output",
+        "r0_raw_file",
+        "r0g_dir",
+        "gain_selection_log",
     }
 )
 
@@ -326,6 +337,31 @@ class CalibrationInputs:
         }
 
 
+CALIBRATION_PLACEHOLDERS = (
+    "drs4_file",
+    "calib_file",
+    "drs4_run",
+    "pedcal_run",
+    "filters",
+    "time_calib_file",
+    "systematics_file",
+    "no_systematics_flag",
+    "calibration_night_folder",
+    "r0_dir_calibration",
+    "run_summary_calibration",
+)
+
+
+def calibration_values(
+    config: Config, calibration: CalibrationInputs | None
+) -> dict[str, str | None]:
+    """The calibration's placeholders; all unset on a DAQ-calibrated night (its optional
+    arguments are then dropped from the tools' command lines)."""
+    if calibration is None:
+        return dict.fromkeys(CALIBRATION_PLACEHOLDERS)
+    return calibration.values(config)
+
+
 def _opt(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
@@ -373,17 +409,20 @@ class SubrunContext:
     night: dt.date
     run: int
     subrun: int
-    calibration: CalibrationInputs
+    calibration: CalibrationInputs | None  # None: a DAQ-calibrated night (catA_calibrated)
 
     def values(self) -> dict[str, str | None]:
         paths = NightPaths(self.config, self.night)
         values = night_values(self.config, self.night, self.run)
-        values.update(self.calibration.values(self.config))
+        values.update(calibration_values(self.config, self.calibration))
         values.update(
             {
                 "subrun": str(self.subrun),
                 "subrun04": f"{self.subrun:04d}",
                 "r0_file": str(r0_input(paths, self.run, self.subrun)),
+                "r0_raw_file": str(paths.r0_file(self.run, self.subrun, 1)),
+                "r0g_dir": str(paths.r0g_dir),
+                "gain_selection_log": str(paths.gain_selection_log(self.run, self.subrun)),
                 "dl1a_file": str(paths.dl1a_dir / dl1_name(self.run, self.subrun)),
                 "muons_file": str(paths.dl1a_dir / muons_name(self.run, self.subrun)),
                 "dl1b_file": str(paths.dl1b_dir / dl1_name(self.run, self.subrun)),
@@ -418,12 +457,14 @@ class SubrunContext:
 
 
 def r0_input(paths: NightPaths, run: int, subrun: int) -> Path:
-    """Stream 1 of the subrun, or the lowest stream present (the reader finds the others)."""
-    first = paths.r0_file(run, subrun, 1)
+    """Stream 1 of the subrun, or the lowest stream present (the reader finds the others):
+    in R0G once gain-selected (``input_state = "legacy_raw"``), else in R0."""
+    file = paths.r0g_file if paths.config.night.input_state == "legacy_raw" else paths.r0_file
+    first = file(run, subrun, 1)
     if first.exists():
         return first
     for stream in range(2, paths.config.night.streams + 1):
-        candidate = paths.r0_file(run, subrun, stream)
+        candidate = file(run, subrun, stream)
         if candidate.exists():
             return candidate
     return first
@@ -441,9 +482,18 @@ def _io(
     analysis = config.analysis
     if name == "r0_to_dl1":
         # every file the tool reads, so the provenance links DL1 to its calibration too
-        inputs = [p["r0_file"], p["drs4_file"], p["calib_file"], p["drive_log"], p["run_summary"]]
-        inputs += [p[k] for k in ("time_calib_file", "systematics_file") if k in p]
+        inputs = [p["r0_file"], p["drive_log"], p["run_summary"]]
+        inputs += [
+            p[k]
+            for k in ("drs4_file", "calib_file", "time_calib_file", "systematics_file")
+            if k in p
+        ]
         return tuple(inputs), (p["dl1a_file"], p["muons_file"]), analysis.lstchain_config
+    if name == "r0_to_r0g":
+        raw = p["r0_raw_file"]
+        streams = range(1, config.night.streams + 1)
+        outputs = tuple(p["r0g_dir"] / raw.name.replace("LST-1.1.", f"LST-1.{s}.") for s in streams)
+        return (raw,), outputs, None
     if name == "dl1ab":
         return (p["dl1a_file"],), (p["dl1b_file"],), analysis.dl1ab_config
     if name == "datacheck":

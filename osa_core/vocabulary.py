@@ -60,6 +60,7 @@ class State(_Word):
     SPECIAL_EXIT = "SPECIAL_EXIT"  #: a special exit value requeued and held it
     # --- the engine's own words -----------------------------------------------------------
     NOT_SUBMITTED = "NOT_SUBMITTED"  #: planned, never submitted
+    AWAITED = "AWAITED"  #: listed in the RunSummary, its files not on disk (yet)
     WAITING = "WAITING"  #: work left, nothing submitted for it: waits on another part
     LOST = "LOST"  #: submitted, the scheduler answers and has no such job (or reused its id)
     GIVEN_UP = "GIVEN_UP"  #: an operator decided it will not be processed (journaled)
@@ -133,6 +134,7 @@ class JobKind(_Word):
     """What a job does; the journal, job names and the status group jobs by it."""
 
     CALIBRATION = "CALIBRATION"  #: the night's Cat-A calibration (DRS4 baseline + PEDCALIB)
+    GAIN_SELECTION = "GAIN_SELECTION"  #: per subrun, before anything reads it: R0 → R0G
     DATA = "DATA"  #: per subrun, one array per run: R0 → DL1a → DL1b → datacheck (fixed cleaning)
     DL1A = "DL1A"  #: phase 1, per subrun: R0 → DL1a, muons, interleaved pedestal/flat-field
     RUN_CALIBRATION = "RUN_CALIBRATION"  #: phase 2, per run: Cat-B, tail cuts, NSB, models
@@ -152,11 +154,12 @@ class JobKind(_Word):
     @property
     def per_subrun(self) -> bool:
         """An array with one task per subrun of a run."""
-        return self in (JobKind.DATA, JobKind.DL1A, JobKind.DL1B)
+        return self in (JobKind.GAIN_SELECTION, JobKind.DATA, JobKind.DL1A, JobKind.DL1B)
 
 
 _TAGS = {
     JobKind.CALIBRATION: "cal",
+    JobKind.GAIN_SELECTION: "gsl",
     JobKind.DATA: "dat",
     JobKind.DL1A: "dla",
     JobKind.RUN_CALIBRATION: "rca",
