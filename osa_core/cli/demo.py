@@ -9,11 +9,21 @@ is armed with the data jobs and starts as soon as the last subrun ends.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from osa_core.cli.common import console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from osa_core.config import Config
+    from osa_core.paths import NightPaths
+    from osa_core.plan import Plan
+    from osa_core.status import NightStatus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` imports every command's module; the engine loads when a demo runs
     from osa_core.config import load_config
     from osa_core.demo.night import NIGHT, build_demo_night
     from osa_core.paths import NightPaths
@@ -61,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         report = submit_night(config, plan)
         out.print(report.summary(), soft_wrap=True)
     status = follow(config, plan, out, args.timeout)
-    from osa_core.cli.tables import plan_table, status_header, status_rows
+    from osa_core.cli.tables import plan_table, status_header, status_rows  # lazy: see above
 
     out.print()
     out.print(status_header(status, config))
@@ -82,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def follow(config, plan, out, timeout: float):
+def follow(config: Config, plan: Plan, out: Console, timeout: float) -> NightStatus:
     """Poll the status until the night is closed (or nothing is left to run)."""
+    # lazy: `osa --help` imports every command's module; the engine loads when a demo runs
     from osa_core.executors.factory import get_executor
     from osa_core.paths import NightPaths
     from osa_core.rules.readiness import readiness
@@ -129,9 +141,7 @@ def follow(config, plan, out, timeout: float):
         time.sleep(2.0)
 
 
-def summarize_products(config, paths, out) -> None:
-    import json
-
+def summarize_products(config: Config, paths: NightPaths, out: Console) -> None:
     manifest = json.loads(paths.manifest.read_text())
     kinds: dict[str, int] = {}
     for entry in manifest["files"]:
