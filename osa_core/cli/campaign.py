@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
 from osa_core.cli.common import config_of, console, print_json
 
 
@@ -33,8 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
-
     config = config_of(args)
     out = console()
     if args.campaign_command == "create":

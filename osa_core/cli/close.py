@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.tree import Tree
 
 from osa_core.cli.common import add_date, config_of, console, night_of
+from osa_core.closing.provenance import Lineage, find_document, lineage, started
 from osa_core.config import Config
 from osa_core.executors.factory import get_executor
 from osa_core.journal import Journal
@@ -73,15 +75,11 @@ def add_provenance(parser: argparse.ArgumentParser) -> None:
 
 
 def run_provenance(args: argparse.Namespace) -> int:
-    from rich.tree import Tree
-
-    from osa_core.closing.provenance import find_document, lineage, started
-
     config = config_of(args, check_paths=False)
     document, entity = find_document(config, args.file)
     root = lineage(document, entity, depth=args.depth)
 
-    def label(node) -> str:
+    def label(node: Lineage) -> str:
         name = node.entity.removeprefix("osa:")
         if node.activity is None:
             return f"[bold]{name}[/]"
@@ -99,7 +97,7 @@ def run_provenance(args: argparse.Namespace) -> int:
             )
         )
 
-    def add(tree, node, seen: set) -> None:
+    def add(tree: Tree, node: Lineage, seen: set[str]) -> None:
         for child in node.inputs:
             if child.entity in seen:
                 continue
