@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
 from osa_core.cli.common import config_of, console, print_json
 
 
@@ -34,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` and cron's `osa --batch` import every command's module
+    from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
+
     config = config_of(args)
     out = console()
     if args.campaign_command == "create":

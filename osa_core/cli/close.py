@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.tree import Tree
 
 from osa_core.cli.common import add_date, config_of, console, night_of
-from osa_core.closing.provenance import Lineage, find_document, lineage, started
 from osa_core.config import Config
 from osa_core.executors.factory import get_executor
 from osa_core.journal import Journal
@@ -18,6 +17,9 @@ from osa_core.paths import NightPaths
 from osa_core.plan import Plan, build_plan
 from osa_core.usecases.close import close_night
 from osa_core.vocabulary import FINAL_STATES, JobKind
+
+if TYPE_CHECKING:
+    from osa_core.closing.provenance import Lineage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +77,11 @@ def add_provenance(parser: argparse.ArgumentParser) -> None:
 
 
 def run_provenance(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` and cron's `osa --batch` import every command's module
+    from rich.tree import Tree
+
+    from osa_core.closing.provenance import find_document, lineage, started
+
     config = config_of(args, check_paths=False)
     document, entity = find_document(config, args.file)
     root = lineage(document, entity, depth=args.depth)

@@ -13,11 +13,13 @@ azimuth is a circular mean, muon figures are weighted by the number of rings.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 from osa_core.dq.muons import MUON_COLUMNS
 from osa_core.dq.reader import RECORD_COLUMNS, Columns

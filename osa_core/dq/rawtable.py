@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     import h5py
+    from numpy.typing import NDArray
 
 BLOSC_FILTER = 32001
 FLETCHER32_FILTER = 3

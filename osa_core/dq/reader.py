@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from osa_core.dq import layout
 from osa_core.dq.rawtable import read_tables
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 #: Columns of a subrun record, in order (the cache stores them in this order too).
 RECORD_COLUMNS = (

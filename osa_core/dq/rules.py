@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from osa_core.config import DQ_RULE_NAMES, DQConfig
+# Only annotations use pandas, but it stays a run-time import until
+# tests/slow/test_close_kill.py waits for the close: without pandas `osa --batch` starts
+# 0.4 s sooner, and that test's four quick reference ticks then outrun the close job.
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd  # heavy (~0.3 s): the rules get their frames from the summary
+from osa_core.config import DQ_RULE_NAMES, DQConfig
 
 
 @dataclass(frozen=True)
