@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osa_core.config import Config, ProductionId, config_to_dict, config_to_toml, load_config
 from osa_core.errors import InputError, OsaError
@@ -29,6 +29,9 @@ from osa_core.fsio import ensure_dir, write_json_atomic, write_text_atomic
 from osa_core.journal import Journal
 from osa_core.locking import night_lock
 from osa_core.paths import NightPaths, parse_night
+
+if TYPE_CHECKING:
+    from osa_core.executors.api import Executor
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DONE, RUNNING, FAILED, WAITING = "done", "running", "needs operator", "waiting"
@@ -217,9 +220,13 @@ def _last_words(campaign: Campaign) -> dict[str, str]:
 
 
 def run_campaign(
-    config: Config, campaign: Campaign, executor: Any = None, now: dt.datetime | None = None
+    config: Config,
+    campaign: Campaign,
+    executor: Executor | None = None,
+    now: dt.datetime | None = None,
 ) -> PassReport:
     """One pass (see the module doc). Exactly one pass at a time per campaign."""
+    # lazy: a campaign's status (the console) is read from files, only a pass needs these
     from osa_core.executors.factory import get_executor
     from osa_core.usecases.tick import tick
 
@@ -259,7 +266,7 @@ def run_campaign(
                 journal.append("skipped", night=night.isoformat(), state=NO_DATA)
                 last[night.isoformat()] = NO_DATA
                 continue
-            from osa_core.plan import build_plan
+            from osa_core.plan import build_plan  # lazy: see above
 
             plan = build_plan(campaign_config, night)
             size = plan.total_subruns + 3  # + calibration and the armed close chain
@@ -332,7 +339,7 @@ def campaign_status(
     ``nights`` (from ``campaign_nights``) spares a second pass over the files when the
     caller lists the nights too; by default they are read here, one at a time."""
     counts: Counter[str] = Counter()
-    problems = []
+    problems: list[str] = []
     for state in nights if nights is not None else campaign_nights(config, campaign):
         counts[state.state] += 1
         if state.state == FAILED and len(problems) < 20:

@@ -79,7 +79,7 @@ def _file_struct(cls: type) -> type[msgspec.Struct]:
         else:
             value = _file_value(key.default)
             if isinstance(value, (list, dict)) and value:  # msgspec wants a factory for these
-                value = msgspec.field(default_factory=lambda value=value: value)
+                value = msgspec.field(default_factory=functools.partial(_copy, value))
             fields.append((key.name, _file_type(key.hint), value))
     return msgspec.defstruct(
         cls.__name__,
@@ -89,6 +89,11 @@ def _file_struct(cls: type) -> type[msgspec.Struct]:
         kw_only=True,
         namespace={"__doc__": cls.__doc__, "__module__": cls.__module__},
     )
+
+
+def _copy(value: Any) -> Any:
+    """A fresh copy of a list or table default, for each Struct built."""
+    return type(value)(value)
 
 
 def _file_value(value: Any) -> Any:

@@ -28,7 +28,9 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Protocol
 
 from osa_core.config import Config, load_config
 from osa_core.errors import OsaError
@@ -44,7 +46,6 @@ from osa_core.steps import (
     GAIN_SELECTION_STEPS,
     RUN_CALIBRATION_STEPS,
     CalibrationInputs,
-    StepContext,
     StepPlan,
     SubrunContext,
 )
@@ -78,7 +79,8 @@ def find_entry_point(tool: str) -> Callable[[], object] | None:
             module_name, _, attr = line[5:].partition(" import ")
             try:
                 module = importlib.import_module(module_name.strip())
-                return getattr(module, attr.strip())
+                entry: Callable[[], object] = getattr(module, attr.strip())  # the script's main
+                return entry
             except Exception:  # an import error is reported by exec mode instead
                 return None
     return None
@@ -200,18 +202,27 @@ def remove_outputs(plan: StepPlan) -> None:
 
 def tool_version() -> str:
     try:
-        from importlib.metadata import version
-
-        return f"lstchain {version('lstchain')}"
+        return f"lstchain {package_version('lstchain')}"
     except Exception:
         return ""
 
 
-def run_steps(config: Config, context: StepContext, steps: tuple[str, ...], history: Path) -> int:
+class StepSource(Protocol):
+    """What ``run_steps`` needs of a context (a subrun's, a run's phase 2, a close job's):
+    whose history the records name, and each step's plan. Read-only: contexts are frozen."""
+
+    @property
+    def run(self) -> int: ...
+    @property
+    def subrun(self) -> int: ...
+    def step(self, name: str) -> StepPlan: ...
+
+
+def run_steps(config: Config, context: StepSource, steps: tuple[str, ...], history: Path) -> int:
     """Run the remaining steps; return the process exit code."""
     summary = summarize(read_history(history))
     plans = [context.step(name) for name in steps]
-    todo = []
+    todo: list[StepPlan] = []
     notes = summary.last_note_of
     for plan in plans:
         outputs_there = all(p.exists() for p in plan.outputs)

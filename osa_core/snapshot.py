@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from osa_core.config import Config
+from osa_core.errors import SchedulerUnavailable
 from osa_core.executors.api import Executor, JobRecord, QueryResult, TaskState
 from osa_core.frozen_config import frozen_text
 from osa_core.fsio import write_json_atomic
@@ -262,8 +263,6 @@ def settle_intents(
 
 def find_interrupted(executor: Executor, view: JournalView) -> dict[str, list[JobRecord]] | None:
     """Jobs carrying the tokens of unsettled intents; None when the scheduler cannot say."""
-    from osa_core.errors import SchedulerUnavailable
-
     found: dict[str, list[JobRecord]] = {}
     try:
         for token, intent in view.intents.items():

@@ -15,7 +15,6 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
 
 from osa_core.calibration.finders import (
     PRO,
@@ -215,4 +214,4 @@ def _filters(
 
 
 def _allow(config: Config) -> VersionPolicy:
-    return cast(VersionPolicy, config.calibration.versions)
+    return config.calibration.versions

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` and cron's `osa --batch` import every command's module
     from osa_core.campaign import campaign_status, create_campaign, load_campaign, run_campaign
 
     config = config_of(args)

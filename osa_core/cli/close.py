@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -16,6 +17,9 @@ from osa_core.paths import NightPaths
 from osa_core.plan import Plan, build_plan
 from osa_core.usecases.close import close_night
 from osa_core.vocabulary import FINAL_STATES, JobKind
+
+if TYPE_CHECKING:
+    from osa_core.closing.provenance import Lineage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +77,7 @@ def add_provenance(parser: argparse.ArgumentParser) -> None:
 
 
 def run_provenance(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` and cron's `osa --batch` import every command's module
     from rich.tree import Tree
 
     from osa_core.closing.provenance import find_document, lineage, started
@@ -81,7 +86,7 @@ def run_provenance(args: argparse.Namespace) -> int:
     document, entity = find_document(config, args.file)
     root = lineage(document, entity, depth=args.depth)
 
-    def label(node) -> str:
+    def label(node: Lineage) -> str:
         name = node.entity.removeprefix("osa:")
         if node.activity is None:
             return f"[bold]{name}[/]"
@@ -99,7 +104,7 @@ def run_provenance(args: argparse.Namespace) -> int:
             )
         )
 
-    def add(tree, node, seen: set) -> None:
+    def add(tree: Tree, node: Lineage, seen: set[str]) -> None:
         for child in node.inputs:
             if child.entity in seen:
                 continue

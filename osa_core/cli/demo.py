@@ -13,11 +13,21 @@ what differs between runs and what a shifter checks first.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from osa_core.cli.common import console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from osa_core.config import Config
+    from osa_core.paths import NightPaths
+    from osa_core.plan import Plan
+    from osa_core.status import NightStatus, RunCalibrationStatus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: `osa --help` imports every command's module; the engine loads when a demo runs
     from osa_core.config import load_config
     from osa_core.demo.night import NIGHT, build_demo_night
     from osa_core.paths import NightPaths
@@ -65,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         report = submit_night(config, plan)
         out.print(report.summary(), soft_wrap=True)
     status = follow(config, plan, out, args.timeout)
-    from osa_core.cli.tables import plan_table, status_header, status_rows
+    from osa_core.cli.tables import plan_table, status_header, status_rows  # lazy: see above
 
     out.print()
     out.print(status_header(status, config))
@@ -86,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def follow(config, plan, out, timeout: float):
+def follow(config: Config, plan: Plan, out: Console, timeout: float) -> NightStatus:
     """Poll the status until the night is closed (or nothing is left to run)."""
+    # lazy: `osa --help` imports every command's module; the engine loads when a demo runs
     from osa_core.executors.factory import get_executor
     from osa_core.paths import NightPaths
     from osa_core.rules.readiness import readiness
@@ -134,7 +146,7 @@ def follow(config, plan, out, timeout: float):
         time.sleep(2.0)
 
 
-def run_calibration_progress(status) -> str:
+def run_calibration_progress(status: NightStatus) -> str:
     """``; run calibration 1/3 decided`` with the per-run workflow (else nothing): phase 2
     is a job per run between a run's DL1a and its DL1b, and the subrun counts do not show
     it."""
@@ -148,15 +160,15 @@ def run_calibration_progress(status) -> str:
     )
 
 
-def summarize_products(config, paths, status, out) -> None:
+def summarize_products(
+    config: Config, paths: NightPaths, status: NightStatus, out: Console
+) -> None:
     """What the night made: the manifest, then per run what its phase 2 decided (cleaning
     and NSB, or why it fell back; Cat-B; the DL2 models and why) and where its products
     are. Each run has its own final folders, named by its own cleaning and NSB tuning."""
-    import json
+    from rich.markup import escape  # lazy: the demo command's own output only
 
-    from rich.markup import escape
-
-    from osa_core.closing.finalize import run_prod_ids
+    from osa_core.closing.finalize import run_prod_ids  # lazy: see above (start-up)
 
     manifest = json.loads(paths.manifest.read_text())
     kinds: dict[str, int] = {}
@@ -185,7 +197,7 @@ def summarize_products(config, paths, status, out) -> None:
         out.print(f"  provenance: osa -c {config.source} provenance {first_dl2}", soft_wrap=True)
 
 
-def run_lines(runcal) -> list[str]:
+def run_lines(runcal: RunCalibrationStatus | None) -> list[str]:
     """A run's phase-2 decision, one fact a line: cleaning, NSB, Cat-B, models."""
     if runcal is None:
         return ["no run calibration (fixed workflow)"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
-from osa_core.dq.render import night_renderable
+from osa_core.dq.render import night_renderable, run_renderable
 from osa_core.errors import ExitCode
+from osa_core.paths import NightPaths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_core.dq.summary import night_dq
+    from osa_core.dq.summary import night_dq  # heavy (pandas): not for `osa --help`
 
     config = config_of(args, check_paths=False)
     night = night_of(args)
@@ -41,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if status is not None:
             status.stop()
     if args.report:
-        from osa_core.dq.report import write_report
-        from osa_core.paths import NightPaths
+        from osa_core.dq.report import write_report  # heavy (matplotlib): --report only
 
         path = write_report(dq, NightPaths(config, night))
         if args.json:
@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = console()
         if args.run is not None:
-            from osa_core.dq.render import run_renderable
-
             out.print(run_renderable(dq, args.run, out.width))
         else:
             out.print(night_renderable(dq, out.width))

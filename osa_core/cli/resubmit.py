@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from osa_core.cli.common import add_date, add_json, config_of, console, night_of, print_json
+from osa_core.errors import InputError
+from osa_core.jobs import parse_ranges
 from osa_core.plan import build_plan
 from osa_core.usecases.night import resubmit_failed
 
@@ -28,21 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_core.jobs import parse_ranges
-
     config = config_of(args)
     plan = build_plan(config, night_of(args))
     indices = None
     if args.subruns:
         if not args.run or len(args.run) != 1:
-            from osa_core.errors import InputError
-
             raise InputError("--subruns needs exactly one --run")
         try:
             indices = {args.run[0]: list(parse_ranges(args.subruns))}
         except ValueError:
-            from osa_core.errors import InputError
-
             raise InputError(
                 f"--subruns: expected a list like 3,7,12-15, got {args.subruns!r}"
             ) from None

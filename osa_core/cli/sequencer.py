@@ -32,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
     specs = []
     submitted = None
     if write:
-        from osa_core.jobs import write_scripts
+        from osa_core.jobs import write_scripts  # lazy: --simulate writes nothing
 
         specs = write_scripts(config, plan)
         if not args.no_submit and not plan.problems:
-            from osa_core.usecases.night import submit_night
+            from osa_core.usecases.night import submit_night  # lazy: the scheduler side
 
             submitted = submit_night(config, plan)
     if args.json:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             data["submission"] = submitted.to_dict()
         print_json(data)
     else:
-        from osa_core.cli.tables import plan_header, plan_table
+        from osa_core.cli.tables import plan_header, plan_table  # lazy: rich, not for --json
 
         out = console()
         out.print(plan_header(plan, config, choices=True))

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(status.to_dict())
     else:
         out = console()
-        from osa_core.cli.tables import (
+        from osa_core.cli.tables import (  # lazy: rich loads for terminal output only, not --json
             plan_table,
             runs_table,
             status_header,

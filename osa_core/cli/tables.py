@@ -9,15 +9,17 @@ columns still show run, state, attempts and progress.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from osa_core.config import Config
 from osa_core.plan import Plan, Sequence
+from osa_core.status import NightStatus
+from osa_core.units import human_bytes, human_seconds
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, JobKind, State
 
 STEP_COLUMNS = ("DL1", "MUONS", "CATB", "DL1AB", "DCHECK", "DL2")
@@ -141,14 +143,14 @@ def sequence_table(rows: list[SequenceRow], width: int) -> Group:
     if layout != "narrow":
         columns.append(("Exit", "Exit"))
     per_run = any("CATB" in row.percent for row in rows)
-    steps = STEP_COLUMNS if layout != "narrow" else ("DL1AB",)
+    steps: tuple[str, ...] = STEP_COLUMNS if layout != "narrow" else ("DL1AB",)
     if not per_run:
         steps = tuple(s for s in steps if s != "CATB")
     columns += [(f"{name}%", step_names[name]) for name in steps]
     cells: list[list[Text]] = []
     for row in rows:
         seq = row.sequence
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "Seq": str(seq.seq_id),
             "Parent": "-" if seq.parent is None else str(seq.parent),
             "Type": "CALIB" if seq.kind == JobKind.CALIBRATION else "DATA",
@@ -240,7 +242,7 @@ def excluded_table(plan: Plan) -> Table | None:
     return table
 
 
-def runs_table(status: Any, width: int) -> Group | None:
+def runs_table(status: NightStatus, width: int) -> Group | None:
     """Per run of the per-run workflow: what its phase 2 decided (cleaning and NSB, Cat-B,
     models) or where it stands, and what keeps it waiting."""
     rows = []
@@ -279,17 +281,15 @@ def runs_table(status: Any, width: int) -> Group | None:
 def plan_table(
     plan: Plan, config: Config, mode: str, width: int, rows: list[SequenceRow] | None = None
 ) -> Group:
-    parts: list[Any] = [sequence_table(rows or rows_from_plan(plan, mode), width)]
+    parts: list[RenderableType] = [sequence_table(rows or rows_from_plan(plan, mode), width)]
     excluded = excluded_table(plan)
     if excluded is not None:
         parts.append(excluded)
     return Group(*parts)
 
 
-def status_rows(status: Any) -> list[SequenceRow]:
+def status_rows(status: NightStatus) -> list[SequenceRow]:
     """Table rows from a NightStatus (no arithmetic here: the status did it)."""
-    from osa_core.units import human_seconds
-
     rows = []
     for seq in status.sequences:
         rows.append(
@@ -307,10 +307,8 @@ def status_rows(status: Any) -> list[SequenceRow]:
     return rows
 
 
-def status_header(status: Any, config: Config) -> Group:
+def status_header(status: NightStatus, config: Config) -> Group:
     """Night header plus the scheduler line (reachable? how old is what we show?)."""
-    import datetime as dt
-
     header = plan_header(status.plan, config)
     totals = status.totals
     done = totals.get("COMPLETED", 0)
@@ -341,9 +339,7 @@ def status_header(status: Any, config: Config) -> Group:
     return Group(*lines)
 
 
-def subrun_table(status: Any, run: int | None, only_failed: bool = False) -> Table:
-    from osa_core.units import human_bytes, human_seconds
-
+def subrun_table(status: NightStatus, run: int | None, only_failed: bool = False) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for name in (
         "Run",

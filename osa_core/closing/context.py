@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from functools import partial
 
@@ -107,8 +108,6 @@ def collect_run_datacheck(layout: CloseLayout, run: int, subruns: tuple[int, ...
     """lstchain_check_dl1 writes the run-wise file next to its inputs (our staging folder),
     and with a single subrun writes none at all (the subrun file is the run's): put the
     run-wise file where the close expects it, atomically."""
-    import shutil
-
     target = layout.run_datacheck_file(run)
     made = layout.staged_datacheck_dir(run) / target.name
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from osa_core.faults import fault_point
 from osa_core.fsio import (
@@ -32,6 +33,10 @@ from osa_core.paths import RUN_FILE_RE, CloseLayout, NightPaths
 from osa_core.run_calibration import read_record
 
 CHUNK = 4 * 1024 * 1024
+
+# One line of ``moves.jsonl`` as parsed JSON: a move (dst, src, sha256, size, kind, run;
+# the manifest's "files") or a superseded DL1a (dropped, replaced_by, sha256, size, kind).
+MoveEntry: TypeAlias = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ def rename_map(paths: NightPaths) -> dict[str, str]:
     return mapping
 
 
-def _record(layout: CloseLayout) -> dict[str, dict]:
+def _record(layout: CloseLayout) -> dict[str, MoveEntry]:
     return {r["dst"]: r for r in read_json_lines(layout.moves_record) if "dst" in r and "src" in r}
 
 
@@ -191,7 +196,7 @@ def copy_verified(src: Path, dst: Path, digest: str) -> None:
     fault_point(f"renamed {dst.name}")
 
 
-def move_products(paths: NightPaths) -> list[dict]:
+def move_products(paths: NightPaths) -> list[MoveEntry]:
     """Move everything; return manifest entries (idempotent, resumable)."""
     layout = CloseLayout(paths)
     base = paths.config.paths.base
@@ -250,7 +255,7 @@ def _replace_by_link(layout: CloseLayout, move: Move, base: Path) -> None:
     fault_point(f"linked {src.name}")
 
 
-def dropped(paths: NightPaths) -> list[dict]:
+def dropped(paths: NightPaths) -> list[MoveEntry]:
     """The DL1a files superseded by their DL1b (for the manifest: nothing silently gone)."""
     return [r for r in read_json_lines(paths.close.moves_record) if "dropped" in r]
 
@@ -275,7 +280,7 @@ def _run_of(name: str) -> int | None:
     return int(match.group("run")) if match else None
 
 
-def verify_manifest(paths: NightPaths, entries: list[dict]) -> list[str]:
+def verify_manifest(paths: NightPaths, entries: list[MoveEntry]) -> list[str]:
     """Every recorded product is in place with its size (hashes were checked at copy)."""
     base = paths.config.paths.base
     problems = []
@@ -288,7 +293,7 @@ def verify_manifest(paths: NightPaths, entries: list[dict]) -> list[str]:
     return problems
 
 
-def write_manifest(paths: NightPaths, entries: list[dict]) -> Path:
+def write_manifest(paths: NightPaths, entries: list[MoveEntry]) -> Path:
     data = {
         "night": paths.night.isoformat(),
         "prod_id": str(paths.config.production.prod_id),
@@ -304,7 +309,7 @@ def write_manifest(paths: NightPaths, entries: list[dict]) -> Path:
     return paths.manifest
 
 
-def write_night_finished(paths: NightPaths, entries: list[dict], notes: list[str]) -> None:
+def write_night_finished(paths: NightPaths, entries: list[MoveEntry], notes: list[str]) -> None:
     manifest_sha = sha256(paths.manifest)
     lines = [
         f"night {paths.night.isoformat()} closed "

@@ -32,7 +32,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "CAT_A_DIR",
@@ -156,6 +160,7 @@ def write_time_calibration_file(path: Path, pro_link: bool = True) -> Path:
     zeros make ``ctapipe_io_lst`` apply a zero time correction. With ``pro_link`` the
     version folder also gets the ``pro`` symlink the onsite scripts search through.
     """
+    # heavy (h5py, numpy): importing this module must stay cheap for the engine
     import h5py
     import numpy as np
 
@@ -181,6 +186,7 @@ def write_systematics_file(path: Path, pro_link: bool = True) -> Path:
     (gains, pixels); ``LSTCalibrationCalculator`` reads ``B_term`` only. The real file comes
     from fitting a flat-field intensity scan.
     """
+    # heavy (h5py, numpy): importing this module must stay cheap for the engine
     import h5py
     import numpy as np
 
@@ -228,6 +234,7 @@ def write_run_summary(path: Path, rows: Iterable[RunSummaryRow], date: str) -> P
     must come from the first event of the run's subrun 0, so we let lstchain's own reader
     extract them. ``run_type`` is ours to give: lstchain's guess needs >= 500 events.
     """
+    # heavy (numpy, astropy, lstchain): importing this module must stay cheap for the engine
     import numpy as np
     from astropy.table import Table
     from astropy.time import Time
@@ -282,6 +289,7 @@ def _dragon_reference(first_file: Path) -> dict[str, Any]:
     another stream for the 50-event real file (ids 3, 7, 11, ...): any event of the run
     gives a valid (time, counter) pair, so we take the first event of the given file.
     """
+    # heavy (numpy, astropy, ctapipe, protozfits): importing this module must stay cheap
     import numpy as np
     from astropy.time import Time
     from ctapipe_io_lst.anyarray_dtypes import (
@@ -368,6 +376,7 @@ def write_lstchain_configs(config_dir: Path) -> dict[str, Path]:
     (onsite calibration config with ``events_to_skip`` 0). Both start from the files that
     ship with the installed lstchain, so they follow its version.
     """
+    # heavy (lstchain imports ctapipe): importing this module must stay cheap for the engine
     from lstchain.io.config import get_standard_config
     from lstchain.onsite import DEFAULT_CONFIG
 
@@ -422,6 +431,7 @@ def write_toy_mc_dl1(
     subarray description (training reads the effective focal length from it and fails on
     a file without one).
     """
+    # heavy (numpy, pandas, ctapipe): importing this module must stay cheap for the engine
     import numpy as np
     import pandas as pd
     from ctapipe_io_lst import LSTEventSource
@@ -441,6 +451,8 @@ def write_toy_mc_dl1(
     log_intensity = np.clip(light + rng.normal(0.0, 0.15, n), 1.3, 5.0)
 
     # true direction: gammas from a point source 0.4 deg off axis, protons diffuse (< 4 deg)
+    offset: NDArray[np.float64]
+    angle: NDArray[np.float64]
     if gamma:
         offset = np.full(n, 0.4)
         angle = np.full(n, np.pi / 2.0)

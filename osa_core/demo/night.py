@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osa_core.config import DEFAULT_CONFIG, load_config
-from osa_core.fsio import write_text_atomic
+from osa_core.demo import auxiliary as aux
+from osa_core.demo import r0_writer as rw
+from osa_core.fsio import atomic_writer, write_text_atomic
 
 NIGHT = dt.date(2020, 2, 18)
 FOLDER = "20200218"
@@ -78,31 +80,24 @@ def demo_runs() -> list[DemoRun]:
     """The generated runs. The two DATA runs differ in sky brightness so that the tail-cut
     finder has something to decide: 2009 is a dark field (standard 8/4 cuts), 2010 a
     moonlit one (0.25 p.e./ns: 10/5 cuts)."""
-    from osa_core.demo.r0_writer import DEFAULT_NSB_RATE_GHZ, MIN_DRS4_EVENTS
 
-    data = {
-        "kind": "DATA",
-        "events": DATA_SUBRUN_EVENTS,
-        "pedestals": DATA_SUBRUN_PEDESTALS,
-        "flatfields": DATA_SUBRUN_FLATFIELDS,
-    }
+    def data(run: int, subruns: int, start: dt.datetime, nsb_rate_ghz: float) -> DemoRun:
+        return DemoRun(
+            run=run,
+            kind="DATA",
+            subruns=subruns,
+            events=DATA_SUBRUN_EVENTS,
+            start=start,
+            pedestals=DATA_SUBRUN_PEDESTALS,
+            flatfields=DATA_SUBRUN_FLATFIELDS,
+            nsb_rate_ghz=nsb_rate_ghz,
+        )
+
     return [
-        DemoRun(2005, "DRS4", 1, MIN_DRS4_EVENTS, dt.datetime(2020, 2, 18, 20, 40, tzinfo=UTC)),
+        DemoRun(2005, "DRS4", 1, rw.MIN_DRS4_EVENTS, dt.datetime(2020, 2, 18, 20, 40, tzinfo=UTC)),
         DemoRun(2006, "PEDCALIB", 1, 100, dt.datetime(2020, 2, 18, 20, 50, tzinfo=UTC)),
-        DemoRun(
-            run=2009,
-            subruns=3,
-            start=dt.datetime(2020, 2, 18, 21, 25, tzinfo=UTC),
-            nsb_rate_ghz=DEFAULT_NSB_RATE_GHZ,
-            **data,
-        ),
-        DemoRun(
-            run=2010,
-            subruns=2,
-            start=dt.datetime(2020, 2, 18, 21, 45, tzinfo=UTC),
-            nsb_rate_ghz=0.25,
-            **data,
-        ),
+        data(2009, 3, dt.datetime(2020, 2, 18, 21, 25, tzinfo=UTC), rw.DEFAULT_NSB_RATE_GHZ),
+        data(2010, 2, dt.datetime(2020, 2, 18, 21, 45, tzinfo=UTC), 0.25),
     ]
 
 
@@ -157,9 +152,6 @@ def build_demo_night(
 
 
 def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
-    from osa_core.demo import auxiliary as aux
-    from osa_core.demo import r0_writer as rw
-
     log = base / "config" / "demo-build.log"
     r0_dir = base / "R0" / FOLDER
     monitoring = base / "monitoring"
@@ -224,7 +216,7 @@ def _build(base: Path, cache: Path | None, say: Callable[[str], None]) -> Path:
             zenith_deg=90.0 - aux.TOY_POINTING_ALT_DEG,
         )
 
-    import lstchain
+    import lstchain  # heavy (it imports ctapipe): only when the demo night is built
 
     version = f"v{lstchain.__version__}"  # the onsite tools' own version folder (+ "pro")
     time_calibration = aux.time_calibration_path(base, FOLDER, version, 2006)
@@ -268,9 +260,7 @@ CATALOG = (
 
 
 def _write_catalog(path: Path) -> None:
-    from astropy.table import Table
-
-    from osa_core.fsio import atomic_writer
+    from astropy.table import Table  # heavy (~0.4 s): only when the demo night is built
 
     table = Table(
         rows=list(CATALOG),

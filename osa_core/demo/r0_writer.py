@@ -38,10 +38,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
+
+    #: Floating-point arrays of the waveform synthesis (charges, times, pulse shapes).
+    Floats = NDArray[np.float64]
 
 __all__ = [
     "DEFAULT_NSB_RATE_GHZ",
@@ -139,21 +143,22 @@ def r0_file_name(run: int, subrun: int, stream: int, tel_id: int = 1) -> str:
 class _Camera:
     """What the waveform synthesis needs from the camera description (built once per call)."""
 
-    pix_x: np.ndarray  # metres
-    pix_y: np.ndarray
-    pix_area: np.ndarray  # square metres
-    pulse_t: np.ndarray  # ns, reference pulse sampling
-    pulse: np.ndarray  # (N_GAINS, n), normalised to unit integral over 1 ns samples
-    pulse_peak_t: np.ndarray  # (N_GAINS,) ns, time of the pulse maximum
-    baseline: np.ndarray  # (N_GAINS, N_PIXELS) ADC
+    pix_x: Floats  # metres
+    pix_y: Floats
+    pix_area: Floats  # square metres
+    pulse_t: Floats  # ns, reference pulse sampling
+    pulse: Floats  # (N_GAINS, n), normalised to unit integral over 1 ns samples
+    pulse_peak_t: Floats  # (N_GAINS,) ns, time of the pulse maximum
+    baseline: Floats  # (N_GAINS, N_PIXELS) ADC
     # (N_GAINS, n_bins, N_SAMPLES): pulse of one p.e. whose maximum is at the centre of each
     # NSB time bin, sampled at the readout samples (unit integral); NSB waveforms are then
     # one matrix product per gain instead of one interpolation per photon.
-    nsb_kernel: np.ndarray
+    nsb_kernel: Floats
 
 
 def _load_camera() -> _Camera:
     """Read geometry and pulse shape from ctapipe_io_lst's bundled resources (no network)."""
+    # heavy (numpy; ctapipe takes seconds): importing this module must stay cheap for the engine
     import numpy as np
     from ctapipe_io_lst import LSTEventSource
 
@@ -193,7 +198,7 @@ def _load_camera() -> _Camera:
     )
 
 
-def _nsb_pe_per_bin(cam: _Camera, rng: Any, rate_ghz: float) -> np.ndarray:
+def _nsb_pe_per_bin(cam: _Camera, rng: np.random.Generator, rate_ghz: float) -> Floats:
     """Night-sky photons of one event: (N_PIXELS, n_bins) p.e. per NSB time bin.
 
     Photon counts are Poisson with ``rate_ghz`` p.e./ns in every pixel, arrival times uniform
@@ -202,7 +207,7 @@ def _nsb_pe_per_bin(cam: _Camera, rng: Any, rate_ghz: float) -> np.ndarray:
     makes the peak-searching charge extractor of lstchain see positive pedestal charges,
     which ``lstchain_find_tailcuts`` relies on.
     """
-    import numpy as np
+    import numpy as np  # heavy: importing this module must stay cheap for the engine
 
     n_bins = cam.nsb_kernel.shape[1]
     n_photons = rng.poisson(rate_ghz * n_bins * _NSB_BIN_NS, N_PIXELS)
@@ -211,16 +216,17 @@ def _nsb_pe_per_bin(cam: _Camera, rng: Any, rate_ghz: float) -> np.ndarray:
     shape = 1.0 / _SPE_VARIANCE
     amplitude = rng.gamma(shape, 1.0 / shape, pixel.size)
     flat = np.bincount(pixel * n_bins + time_bin, weights=amplitude, minlength=N_PIXELS * n_bins)
-    return flat.reshape(N_PIXELS, n_bins)
+    # with weights, bincount sums floats (numpy's annotations say integers whatever the weights)
+    return cast("Floats", flat.reshape(N_PIXELS, n_bins))
 
 
 def _waveform(
     cam: _Camera,
-    pe: np.ndarray,
-    peak_time: np.ndarray,
-    rng: Any,
+    pe: Floats,
+    peak_time: Floats,
+    rng: np.random.Generator,
     nsb_rate_ghz: float = 0.0,
-) -> np.ndarray:
+) -> NDArray[np.uint16]:
     """Raw uint16 waveforms (N_GAINS, N_PIXELS, N_SAMPLES) for the given charge and times.
 
     Pulses are the camera's reference pulse shape scaled to ``pe`` times the ADC/p.e. factor
@@ -229,7 +235,7 @@ def _waveform(
     feeds both), on the fixed per-pixel baseline with Gaussian electronic noise, clipped to
     12 bits.
     """
-    import numpy as np
+    import numpy as np  # heavy: importing this module must stay cheap for the engine
 
     samples = np.arange(N_SAMPLES, dtype=float)
     nsb = _nsb_pe_per_bin(cam, rng, nsb_rate_ghz) if nsb_rate_ghz > 0 else None
@@ -245,25 +251,25 @@ def _waveform(
     return np.clip(np.round(out), 0, _MAX_ADC).astype(np.uint16)
 
 
-def _pedestal_image(rng: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pedestal_image(rng: np.random.Generator) -> tuple[Floats, Floats]:
     """Charge and times of a pedestal event: no signal (the NSB is added to the waveform)."""
-    import numpy as np
+    import numpy as np  # heavy: importing this module must stay cheap for the engine
 
     return np.zeros(N_PIXELS), rng.uniform(2.0, 37.0, N_PIXELS)
 
 
-def _flatfield_image(rng: Any) -> tuple[np.ndarray, np.ndarray]:
+def _flatfield_image(rng: np.random.Generator) -> tuple[Floats, Floats]:
     """Charge and times of a flat-field event: ~70 p.e. everywhere with F-factor spread."""
-    import numpy as np
+    import numpy as np  # heavy: importing this module must stay cheap for the engine
 
     sigma = np.sqrt(_FF_PE * 1.222)
     pe = np.clip(rng.normal(_FF_PE, sigma, N_PIXELS), 0.0, None)
     return pe, rng.normal(_FF_PEAK_TIME, 0.3, N_PIXELS)
 
 
-def _shower_image(cam: _Camera, rng: Any) -> tuple[np.ndarray, np.ndarray]:
+def _shower_image(cam: _Camera, rng: np.random.Generator) -> tuple[Floats, Floats]:
     """Charge and times of a shower-like event: a 2D Gaussian ellipse with a time gradient."""
-    import numpy as np
+    import numpy as np  # heavy: importing this module must stay cheap for the engine
 
     cx, cy = rng.uniform(-0.6, 0.6, 2)
     width = rng.uniform(0.02, 0.06)
@@ -310,9 +316,10 @@ def data_subrun_event_kinds(n_events: int, n_pedestals: int, n_flatfields: int) 
 
 def _unix_tai_ns(when: datetime) -> int:
     """Unix TAI nanoseconds of a UTC datetime (the CTA-R1 event time scale)."""
-    from astropy.time import Time
+    from astropy.time import Time  # heavy (~0.4 s): only when events are written
 
-    return round(Time(when).tai.unix_tai * 1e9 / 1000.0) * 1000
+    microseconds: int = round(Time(when).tai.unix_tai * 1e9 / 1000.0)
+    return microseconds * 1000
 
 
 def write_r0_subrun(
@@ -371,6 +378,7 @@ def write_r0_subrun(
     # the camera is closed (no sky light) in DRS4 and PEDCALIB runs
     nsb = nsb_rate_ghz if kind == "DATA" else 0.0
 
+    # heavy (numpy, protozfits): importing this module must stay cheap for the engine
     import numpy as np
     import protozfits
     from protozfits.anyarray import numpy_to_any_array

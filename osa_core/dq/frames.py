@@ -12,8 +12,14 @@ azimuth is a circular mean, muon figures are weighted by the number of rings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 from osa_core.dq.muons import MUON_COLUMNS
 from osa_core.dq.reader import RECORD_COLUMNS, Columns
@@ -61,14 +67,14 @@ def subrun_frame(parts: list[tuple[Columns, str]]) -> pd.DataFrame:
     return frame[list(SUBRUN_COLUMNS)]
 
 
-def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
+def _weighted(values: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
     ok = np.isfinite(values) & np.isfinite(weights) & (weights > 0)
     if not ok.any():
         return float("nan")
     return float(np.average(values[ok], weights=weights[ok]))
 
 
-def _circular_mean_deg(values: np.ndarray) -> float:
+def _circular_mean_deg(values: NDArray[np.float64]) -> float:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan")
@@ -77,16 +83,24 @@ def _circular_mean_deg(values: np.ndarray) -> float:
     return float(mean % 360.0)
 
 
-def _sum_known(values: np.ndarray) -> float:
+def _sum_known(values: NDArray[np.float64]) -> float:
     known = values[np.isfinite(values)]
     return float(known.sum()) if known.size else float("nan")
 
 
-def _stat(values: np.ndarray, how: str) -> float:
+_REDUCERS: dict[str, Callable[[NDArray[np.float64]], Any]] = {
+    "min": np.min,
+    "max": np.max,
+    "mean": np.mean,
+    "median": np.median,
+}
+
+
+def _stat(values: NDArray[np.float64], how: str) -> float:
     known = values[np.isfinite(values)]
     if known.size == 0:
         return float("nan")
-    return float({"min": np.min, "max": np.max, "mean": np.mean, "median": np.median}[how](known))
+    return float(_REDUCERS[how](known))
 
 
 def _per_time(events: float, elapsed: float) -> float:

@@ -57,7 +57,7 @@ LONGTERM_COLUMNS = (*RECORD_COLUMNS, "mu_rings", "mu_efficiency", "mu_width")
 
 def read_longterm(path: Path) -> Columns:
     """Subrun records (``RECORD_COLUMNS`` plus the muon columns) of every run in the file."""
-    import pandas as pd
+    import pandas as pd  # heavy (~0.3 s): only when a night-wise file is read
 
     frames = {}
     try:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from osa_core.dq.rules import Flag
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
+    from numpy.typing import NDArray
 
     from osa_core.dq.summary import NightDQ
 
@@ -31,23 +34,28 @@ LINE_COLOR = "#1f77b4"
 LIMIT_COLOR = "#7f7f7f"
 RATE_RULES = ("rate_drop", "rate_jump")
 
+# A matplotlib Axes. Its annotations take floats where its unit conversion takes the
+# datetimes plotted here (x values, limits, annotations), so it is not typed as Axes.
+TimeAxes: TypeAlias = Any
 
-def _times(values: pd.Series) -> list[dt.datetime]:
+
+def _times(values: pd.Series) -> list[dt.datetime | None]:
     return [
         dt.datetime.fromtimestamp(v, dt.timezone.utc) if not math.isnan(v) else None for v in values
     ]
 
 
-def _figure(width: float, height: float, rows: int = 1) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
+def _figure(width: float, height: float, rows: int = 1) -> tuple[Figure, NDArray[np.object_]]:
+    """A figure and its column of ``rows`` axes (``TimeAxes``)."""
+    from matplotlib.figure import Figure  # heavy (~0.5 s): only when a plot is drawn
 
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     return figure, axes
 
 
-def _png(figure: Any) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: see _figure
 
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
@@ -55,9 +63,9 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _time_axis(axis: Any, times: list[dt.datetime | None]) -> None:
+def _time_axis(axis: TimeAxes, times: Sequence[dt.datetime | None]) -> None:
     """UTC clock ticks over exactly the data (with a margin; a lone subrun gets a minute)."""
-    import matplotlib.dates as mdates
+    import matplotlib.dates as mdates  # heavy: see _figure
 
     known = [t for t in times if t is not None]
     if known:
@@ -71,7 +79,7 @@ def _time_axis(axis: Any, times: list[dt.datetime | None]) -> None:
     axis.set_xlabel("time (UTC)")
 
 
-def _mark(axis: Any, group: pd.DataFrame, column: str, flagged: set[int], label: str) -> None:
+def _mark(axis: TimeAxes, group: pd.DataFrame, column: str, flagged: set[int], label: str) -> None:
     """Red crosses on the flagged subruns of ``column``."""
     rows = group[group["subrun"].isin(flagged)]
     if not rows.empty:
@@ -88,7 +96,7 @@ def _mark(axis: Any, group: pd.DataFrame, column: str, flagged: set[int], label:
         )
 
 
-def _style(axis: Any, ylabel: str, values: pd.Series | None = None, empty: str = "") -> None:
+def _style(axis: TimeAxes, ylabel: str, values: pd.Series | None = None, empty: str = "") -> None:
     """Label and grid; say so in the panel when it has nothing to show."""
     axis.set_ylabel(ylabel)
     axis.grid(True, alpha=0.3)
@@ -148,7 +156,7 @@ def night_overview(dq: NightDQ) -> bytes:
     return _png(figure)
 
 
-def _legend(axis: Any, offset: float = 1.01) -> None:
+def _legend(axis: TimeAxes, offset: float = 1.01) -> None:
     """Legends go right of the panel: they never hide a flagged point."""
     axis.legend(loc="upper left", bbox_to_anchor=(offset, 1.0), fontsize=8, frameon=False)
 

@@ -14,10 +14,15 @@ itself. tests/unit/test_dq_reader.py checks both paths give identical values on 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import h5py
+    from numpy.typing import NDArray
 
 BLOSC_FILTER = 32001
 FLETCHER32_FILTER = 3
@@ -47,16 +52,16 @@ def fletcher32_ok(data: bytes, stored: bytes) -> bool:
     return False
 
 
-def _fast_read(h5: object, table_path: str, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _fast_read(h5: h5py.File, table_path: str, fields: tuple[str, ...]) -> dict[str, NDArray[Any]]:
     """Raw-chunk read from an open h5py file; raises ``_Unsupported`` whenever PyTables
     should read the table instead."""
-    import h5py
+    import h5py  # heavy (~0.2 s): only when a datacheck file is read
 
     try:
-        import blosc2
+        import blosc2  # heavy (~0.4 s), and optional: without it PyTables reads
     except ImportError as err:
         raise _Unsupported("no blosc2") from err
-    dataset = h5.get(table_path)  # type: ignore[attr-defined]
+    dataset = h5.get(table_path)
     if dataset is None:
         raise TableMissing(table_path)
     if not isinstance(dataset, h5py.Dataset):
@@ -92,8 +97,8 @@ class _Unsupported(Exception):
     """The fast path does not apply; PyTables will read the table."""
 
 
-def _pytables_read(path: Path, table_path: str, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
-    import tables
+def _pytables_read(path: Path, table_path: str, fields: tuple[str, ...]) -> dict[str, NDArray[Any]]:
+    import tables  # heavy (~0.2 s): only when the fast path does not apply
 
     with tables.open_file(path, "r") as h5:
         try:
@@ -108,18 +113,18 @@ def _pytables_read(path: Path, table_path: str, fields: tuple[str, ...]) -> dict
 
 
 def read_tables(
-    path: Path, wanted: dict[str, Iterable[str]], fast: bool = True
-) -> dict[str, dict[str, np.ndarray] | None]:
+    path: Path, wanted: Mapping[str, Iterable[str]], fast: bool = True
+) -> dict[str, dict[str, NDArray[Any]] | None]:
     """For each table path in ``wanted``, its requested columns (``None``: no such table).
 
     Requested columns the table does not have are left out of its dict: whether that is
     fatal is the caller's decision. The file is opened once. ``fast=False`` forces
     PyTables (the tests compare both). A file HDF5 cannot open raises ``OSError``.
     """
-    result: dict[str, dict[str, np.ndarray] | None] = {}
+    result: dict[str, dict[str, NDArray[Any]] | None] = {}
     pending = {table: tuple(fields) for table, fields in wanted.items()}
     if fast:
-        import h5py
+        import h5py  # heavy (~0.2 s): only when a datacheck file is read
 
         with h5py.File(path, "r", locking=False) as h5:
             for table, fields in list(pending.items()):
@@ -140,7 +145,7 @@ def read_tables(
 
 def column_names(path: Path, table_path: str) -> tuple[str, ...]:
     """Column names of a table (cheap: reads the HDF5 type only)."""
-    import h5py
+    import h5py  # heavy (~0.2 s): only when a datacheck file is read
 
     with h5py.File(path, "r", locking=False) as h5:
         dataset = h5.get(table_path)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from osa_core.dq import layout
 from osa_core.dq.rawtable import read_tables
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 #: Columns of a subrun record, in order (the cache stores them in this order too).
 RECORD_COLUMNS = (
@@ -87,17 +91,20 @@ def run_subrun_of(path: Path) -> tuple[int, int | None]:
     return int(match.group("run")), None if subrun is None else int(subrun)
 
 
-def _pixel_average(values: np.ndarray) -> np.ndarray:
+def _pixel_average(values: NDArray[Any]) -> NDArray[np.float64]:
     """Per-row mean over pixels; NaN for lstchain's scalar placeholders (e.g. the pedestal
     table's ``time_mean``, written as a single 0 because it is not computed)."""
     if values.ndim < 2:
         return np.full(values.shape[0], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN rows
-        return np.nanmean(values.astype(float), axis=1)
+        means: NDArray[np.float64] = np.nanmean(values.astype(float), axis=1)
+        return means
 
 
-def _tag_counts(pairs: np.ndarray, expected: int) -> tuple[np.ndarray, np.ndarray]:
+def _tag_counts(
+    pairs: NDArray[Any], expected: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(wrong, unknown) events per row from the ``(10, 2)`` (trigger bits, count) pairs.
 
     Same rule as lstchain's ``trigtag_mismatches``: a tag sharing no bit with the tag the
@@ -110,14 +117,14 @@ def _tag_counts(pairs: np.ndarray, expected: int) -> tuple[np.ndarray, np.ndarra
     return wrong.astype(float), unknown.astype(float)
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def _ratio(numerator: NDArray[Any], denominator: NDArray[Any]) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
             denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
         )
 
 
-def _table_records(kind: str, cols: dict[str, np.ndarray]) -> dict[int, dict[str, float]]:
+def _table_records(kind: str, cols: dict[str, NDArray[Any]]) -> dict[int, dict[str, float]]:
     """Subrun -> the figures one event table gives for it."""
     missing = [name for name in layout.FIELDS if name not in cols]
     required = [name for name in missing if name not in layout.OPTIONAL_FIELDS]
@@ -134,7 +141,7 @@ def _table_records(kind: str, cols: dict[str, np.ndarray]) -> dict[int, dict[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         times = np.nanmean(cols["dragon_time"].astype(float), axis=-1)
-    columns: dict[str, np.ndarray] = {
+    columns: dict[str, NDArray[Any]] = {
         "time": times,
         "elapsed": cols["elapsed_time"].astype(float),
         "alt": np.degrees(cols["mean_alt_tel"].astype(float)),

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -225,7 +225,7 @@ def runs_table(dq: NightDQ, width: int) -> Table:
         fired = {f.rule for f in flags}
         group = dq.run_subruns(run)
         muon_rules = {"muon_rings", "muon_efficiency", "muon_width"}
-        cells = {
+        cells: dict[str, RenderableType] = {
             "Run": Text(f"{run:05d}", style="bold"),
             "Sub": str(row["subruns"]),
             "UTC": f"{utc(row['start'])}–{utc(row['end'])}",
@@ -244,7 +244,7 @@ def runs_table(dq: NightDQ, width: int) -> Table:
 
 def night_renderable(dq: NightDQ, width: int) -> Group:
     """Header, runs table and flag lines (what ``osa dq`` prints and the console shows)."""
-    parts: list = [header(dq)]
+    parts: list[RenderableType] = [header(dq)]
     if not dq.available:
         return Group(*parts)
     parts += [Text(""), runs_table(dq, width)]
@@ -268,7 +268,7 @@ def run_renderable(dq: NightDQ, run: int, width: int) -> Group:
     """A run: its figures as labelled sparklines, its flags, and one row per subrun."""
     group = dq.run_subruns(run)
     flags = dq.flags_for(run)
-    parts: list = [header(dq), Text("")]
+    parts: list[RenderableType] = [header(dq), Text("")]
     if group.empty:
         parts.append(Text(f"run {run}: no datacheck", style=WARN))
         return Group(*parts)

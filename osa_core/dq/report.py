@@ -20,6 +20,7 @@ from pathlib import Path
 
 from osa_core.dq.plots import night_overview, run_figure
 from osa_core.dq.render import grouped_flags, subrun_ranges, utc, worst_flag
+from osa_core.dq.rules import Flag
 from osa_core.dq.summary import NightDQ
 from osa_core.fsio import atomic_writer, write_text_atomic
 from osa_core.paths import NightPaths
@@ -100,7 +101,7 @@ def _runs_table(dq: NightDQ) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _flags_table(flags: list) -> str:
+def _flags_table(flags: list[Flag]) -> str:
     if not flags:
         return "<p class=ok>No flag.</p>"
     rows = []

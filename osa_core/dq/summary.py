@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
-import pandas as pd
 
 from osa_core.config import Config, DQConfig
 from osa_core.dq.cache import FileCache
@@ -28,6 +28,11 @@ from osa_core.dq.muons import MUON_COLUMNS, read_muons
 from osa_core.dq.reader import RECORD_COLUMNS, Columns, DatacheckError, read_datacheck
 from osa_core.dq.rules import ORDER, Flag, evaluate
 from osa_core.paths import NightPaths
+
+if TYPE_CHECKING:
+    import pandas as pd  # the frames come from dq.frames (which imports pandas to build them)
+
+_T = TypeVar("_T")
 
 CACHE_NAME = "dq-cache.json"
 SUMMARY_KINDS = 3  # flag kinds shown in a run's one-line summary before "+N"
@@ -136,7 +141,9 @@ class _Reader:
         self.stats = ReadStats()
         self.errors: list[str] = []
 
-    def _cached(self, kind: str, stat: FileStat, read: Any) -> Any:
+    def _cached(self, kind: str, stat: FileStat, read: Callable[[Path], _T]) -> _T | None:
+        """What ``read`` returns for the file (kept in the cache as JSON), or None when the
+        file could not be read (the error is noted, and cached too)."""
         value = self.cache.get(kind, stat)
         if value is not None:
             self.stats.files_cached += 1
@@ -152,7 +159,7 @@ class _Reader:
         if isinstance(value, dict) and "error" in value:
             self.errors.append(str(value["error"]))
             return None
-        return value
+        return cast(_T, value)  # what ``read`` returned, now or at an earlier reading
 
     def datacheck(self, stat: FileStat) -> Columns | None:
         return self._cached("datacheck", stat, read_datacheck)
@@ -180,7 +187,9 @@ class _Reader:
         return merged, "subrun files"
 
 
-def _muon_table(reader: _Reader, files: NightFiles, longterm: Columns | None) -> dict:
+def _muon_table(
+    reader: _Reader, files: NightFiles, longterm: Columns | None
+) -> dict[tuple[int, int], tuple[float, ...]]:
     """(run, subrun) -> (rings, efficiency, width), longterm file first, then FITS files."""
     table: dict[tuple[int, int], tuple[float, ...]] = {}
     longterm_runs: set[int] = set()

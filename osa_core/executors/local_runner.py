@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -41,10 +42,10 @@ class Running:
     pid: int
     memory_limit: int
     deadline: float
-    popen: subprocess.Popen | None
+    popen: subprocess.Popen[bytes] | None
     exit_file: Path
     peak: int = 0
-    kill_state: str | None = None
+    kill_state: State | None = None
     kill_time: float = 0.0
 
 
@@ -55,7 +56,7 @@ def split_dependencies(deps: str) -> tuple[str, str]:
     return (kind or "afterok"), ids
 
 
-def dependencies_pending(db, deps: str) -> bool:
+def dependencies_pending(db: sqlite3.Connection, deps: str) -> bool:
     """afterok waits until every dependency task COMPLETED; afterany until all ended."""
     kind, ids = split_dependencies(deps)
     if kind == "afterany":
@@ -201,6 +202,7 @@ class Runner:
             del self.running[key]
 
     def finish(self, task: Running, rc: int | None, cpu: float | None, peak: int) -> None:
+        sig: int | None
         state, exit_code, sig, reason = State.COMPLETED, rc, None, ""
         if task.kill_state:
             state, reason = (
@@ -283,7 +285,7 @@ class Runner:
                 if used > task.memory_limit:
                     self.start_kill(task, State.OUT_OF_MEMORY, signal.SIGKILL)
 
-    def start_kill(self, task: Running, state: str, sig: int) -> None:
+    def start_kill(self, task: Running, state: State, sig: int) -> None:
         task.kill_state, task.kill_time = state, time.time()
         self.kill(task, sig)
 
@@ -369,7 +371,7 @@ class Runner:
 
     def launch(
         self,
-        db,
+        db: sqlite3.Connection,
         job_id: int,
         idx: int,
         name: str,

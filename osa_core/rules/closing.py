@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from osa_core.executors.api import TaskState
 from osa_core.intents import Decision, Dependency, EndLost, PlannedJob, Record, Ref
 from osa_core.rules.lost_ends import close_jobs_with_lost_end
-from osa_core.rules.readiness import Readiness, readiness
+from osa_core.rules.readiness import readiness
 from osa_core.snapshot import NightSnapshot
+from osa_core.status import Readiness
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, JobKind, sorted_job_ids
 
 #: An automatic close (a tick) stops after this many close chains failed in a row, and

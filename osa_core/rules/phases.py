@@ -20,6 +20,7 @@ whatever is live; work that ran and failed on its own is for the retry policy
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from osa_core.intents import Decision, Dependency, PlannedJob, Ref
@@ -90,18 +91,18 @@ def _chain_run(snapshot: NightSnapshot, seq: SequenceStatus, decision: Decision)
         need.append(index)
     if not need:
         return
-    deps: list[Dependency] = []
+    after: list[Dependency] = []
     if not runcal_done and live.runcal is not None:
-        deps.append(live.runcal)
+        after.append(live.runcal)
     if runcal_done:  # late subruns: after their own DL1a
-        deps += [d for i in need for d in live.dl1a.get(i, [])]
+        after += [d for i in need for d in live.dl1a.get(i, [])]
     decision.intents.append(
         PlannedJob(
             run=run,
             kind=JobKind.DL1B,
             indices=tuple(sorted(need)),
             resources=snapshot.config.slurm.data,
-            dependencies=_unique(deps),
+            dependencies=_unique(after),
             attempt=1,
             purpose="submit",
         )
@@ -153,9 +154,9 @@ def _dl1b_live_or_failed(snapshot: NightSnapshot, decision: Decision, run: int, 
     return not cancelled_by_dependency(task, latest, snapshot.tasks)
 
 
-def _unique(deps: object) -> tuple[Dependency, ...]:
+def _unique(deps: Iterable[Dependency]) -> tuple[Dependency, ...]:
     seen: list[Dependency] = []
-    for dep in deps:  # type: ignore[attr-defined]
+    for dep in deps:
         if dep not in seen:
             seen.append(dep)
     return tuple(seen)

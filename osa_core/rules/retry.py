@@ -15,9 +15,9 @@ history, and the policy says whether to retry it, with which resources, or why n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from osa_core.config import JobResources, RetryConfig
-from osa_core.status import SubrunStatus
 from osa_core.units import Duration, MemorySize
 from osa_core.vocabulary import State
 
@@ -32,7 +32,25 @@ MEMORY, TIME, INFRA, SCIENCE, OPERATOR, DEPENDENCY, OTHER = (
 )
 
 
-def classify(subrun: SubrunStatus) -> str:
+class FailedWork(Protocol):
+    """What the policy reads of failed work: a subrun (``status.SubrunStatus``) or a
+    run's calibration (``status.RunCalibrationStatus``)."""
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def failed_step(self) -> str | None: ...
+    @property
+    def failed_rc(self) -> int | None: ...
+    @property
+    def failures(self) -> tuple[tuple[str, int], ...]: ...
+
+
+def classify(subrun: FailedWork) -> str:
     state = subrun.state
     if state == State.OUT_OF_MEMORY:
         return MEMORY
@@ -58,7 +76,7 @@ class RetryDecision:
 
 
 def decide(
-    subrun: SubrunStatus, resources: JobResources, policy: RetryConfig, *, automatic: bool = True
+    subrun: FailedWork, resources: JobResources, policy: RetryConfig, *, automatic: bool = True
 ) -> RetryDecision:
     """Whether and how to retry one failed subrun. ``automatic`` = cron, not a human."""
     failure = classify(subrun)

@@ -166,7 +166,7 @@ def decide_resubmission(
         failed: list[Failed] = [Failed(s, s.phase or seq.sequence.kind) for s in seq.failed]
         if indices and run in indices:
             wanted = set(indices[run])
-            failed = [f for f in failed if f.subrun.subrun in wanted]
+            failed = [f for f in failed if f.index in wanted]
         elif seq.run_calibration is not None and seq.run_calibration.is_failed:
             failed.append(Failed(seq.run_calibration, JobKind.RUN_CALIBRATION))
         if not failed:
@@ -177,7 +177,7 @@ def decide_resubmission(
         groups: dict[tuple[str, JobResources], list[tuple[Failed, RetryDecision]]] = {}
         for item in failed:
             single = is_calibration or item.kind == JobKind.RUN_CALIBRATION
-            index = None if single else item.subrun.subrun
+            index = None if single else item.index
             current = _last_resources(config, journal, run, item.kind, index)
             verdict = decide(item.subrun, current, config.retry, automatic=automatic)
             if more_memory:
@@ -233,6 +233,13 @@ class Failed:
 
     subrun: SubrunStatus | RunCalibrationStatus
     kind: str
+
+    @property
+    def index(self) -> int | None:
+        """The subrun's number; None for a run's calibration (one job, no array index)."""
+        if isinstance(self.subrun, RunCalibrationStatus):
+            return None
+        return self.subrun.subrun
 
     @property
     def label(self) -> str:
