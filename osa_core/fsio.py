@@ -94,7 +94,7 @@ def open_shared(path: Path, flags: int) -> int:
 @contextlib.contextmanager
 def atomic_writer(
     path: Path, mode: str = "w", encoding: str | None = "utf-8", file_mode: int = FILE_MODE
-) -> Iterator[IO]:
+) -> Iterator[IO[Any]]:
     """Yield a file object; on clean exit it atomically replaces ``path`` (``file_mode``)."""
     ensure_dir(path.parent)
     with failing_as("write", path):

@@ -187,7 +187,7 @@ class Readiness:
             + (f"; and {len(self.missing) - 4} more" if len(self.missing) > 4 else "")
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ready": self.ready,
             "closed": self.closed,

@@ -12,7 +12,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from osa_core.errors import ExitCode, OsaError, filesystem_error
 from osa_core.fsio import SHARED_UMASK
@@ -37,13 +38,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _function(target: str, verb: str):
+def _function(target: str, verb: str) -> Callable[..., Any]:
     """``module`` -> module.add_arguments / module.run; ``module:name`` -> add_name/run_name."""
     module_name, _, name = target.partition(":")
     module = importlib.import_module(module_name)
-    if name:
-        return getattr(module, f"{verb}_{name}")
-    return getattr(module, "add_arguments" if verb == "add" else "run")
+    attribute = f"{verb}_{name}" if name else ("add_arguments" if verb == "add" else "run")
+    function: Callable[..., Any] = getattr(module, attribute)
+    return function
 
 
 _VALUE_OPTIONS = {"-c", "--config", "--date"}
@@ -123,7 +124,7 @@ def _batch(args: argparse.Namespace) -> int:
     return run_batch(args)
 
 
-def _run_guarded(body) -> int:
+def _run_guarded(body: Callable[[], int | None]) -> int:
     try:
         return int(body() or 0)
     except OsaError as err:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from osa_core.executors.api import TaskState
-from osa_core.vocabulary import ACTIVE_STATES
+from osa_core.vocabulary import ACTIVE_STATES, State
 
 SACCT_FIELDS = (
     "JobID",
@@ -146,16 +146,16 @@ def parse_sacct(output: str) -> Parsed:
         job, indices, step = ident
         if step is not None:  # a step row: only its MaxRSS matters
             size = parse_size(rss)
-            for index in indices or [None]:
+            for index in _task_indices(indices):
                 if size is not None:
                     peaks[(job, index)] = max(peaks.get((job, index), 0), size)
             continue
         exit_code, signal = parse_exit(exit_text)
-        for index in indices or [None]:
+        for index in _task_indices(indices):
             parsed.tasks[(job, index)] = TaskState(
                 job_id=job,
                 index=index,
-                state=state or "UNKNOWN",
+                state=State.parse(state or "UNKNOWN"),
                 exit_code=exit_code,
                 signal=signal or None,
                 elapsed=_int_or_none(elapsed),
@@ -190,11 +190,11 @@ def parse_squeue(output: str) -> Parsed:
             parsed.rejected += 1
             continue
         job, indices, _ = ident
-        for index in indices or [None]:
+        for index in _task_indices(indices):
             parsed.tasks[(job, index)] = TaskState(
                 job_id=job,
                 index=index,
-                state=state,
+                state=State.parse(state),
                 reason="" if reason in ("None", "(null)") else reason,
                 name=name,
                 comment="" if comment == "(null)" else comment,
@@ -202,7 +202,19 @@ def parse_squeue(output: str) -> Parsed:
     return parsed
 
 
-def reconcile(sacct: dict, squeue: dict, squeue_answered: bool = False) -> dict:
+TaskKey = tuple[str, int | None]
+
+
+def _task_indices(indices: list[int] | None) -> list[int | None]:
+    """The array indices of a row, or ``[None]`` for a plain job."""
+    return list(indices) if indices else [None]
+
+
+def reconcile(
+    sacct: dict[TaskKey, TaskState],
+    squeue: dict[TaskKey, TaskState],
+    squeue_answered: bool = False,
+) -> dict[TaskKey, TaskState]:
     """sacct is the record, squeue the fresher view: squeue wins on the state of tasks it
     knows (sacct lags by seconds), sacct keeps exit code, times and memory.
 
@@ -220,9 +232,9 @@ def reconcile(sacct: dict, squeue: dict, squeue_answered: bool = False) -> dict:
             if key[0] not in live_jobs and record.state in ACTIVE_STATES:
                 del merged[key]
     for key, live in squeue.items():
-        record = merged.get(key)
-        if record is None:
+        known = merged.get(key)
+        if known is None:
             merged[key] = live
-        elif record.state != live.state:
-            merged[key] = replace(record, state=live.state, reason=live.reason or record.reason)
+        elif known.state != live.state:
+            merged[key] = replace(known, state=live.state, reason=live.reason or known.reason)
     return merged
