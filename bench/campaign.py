@@ -73,10 +73,10 @@ def worker(config_path: str, reps: int, status_reps: int) -> None:
 
     began = time.perf_counter()
     import astropy.io.ascii  # noqa: F401  - what reading a RunSummary may need
+
     import osa_core.usecases.close
     import osa_core.usecases.night
     import osa_core.usecases.tick  # noqa: F401
-
     from osa_core.campaign import (
         DONE,
         campaign_status,
@@ -181,7 +181,8 @@ def _prepare(base: Path) -> Path:
     (base / "models").mkdir()
     config = base / "osa.toml"
     config.write_text(
-        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
+        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n'
+        '[night]\nstreams = 1\nworkflow = "fixed"\n\n'
         '[analysis]\nmodels_dir = "models"\n'
     )
     return config

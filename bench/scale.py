@@ -92,7 +92,8 @@ def _prepare(base: Path, nights: int) -> Path:
         link.symlink_to(shared, target_is_directory=True)
     config = base / "osa.toml"
     config.write_text(
-        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n'
+        f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "local"\n\n'
+        '[night]\nstreams = 1\nworkflow = "fixed"\n'
     )
     return config
 

@@ -168,7 +168,8 @@ def run(ctx: Context) -> list[Row]:
         generate_night(base, NightSpec(night=NIGHT, data_runs=runs, subruns=subruns, streams=1))
         config_path = base / "osa.toml"
         config_path.write_text(
-            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n[night]\nstreams = 1\nworkflow = "fixed"\n\n'
+            f'[paths]\nbase = "{base}"\n\n[executor]\nkind = "slurm"\n\n'
+            '[night]\nstreams = 1\nworkflow = "fixed"\n\n'
             "[slurm]\nmax_pending_jobs = 100000\n"
         )
         config = load_config(config_path)
