@@ -1,9 +1,12 @@
 """Parsing what SLURM's CLI prints (pure functions, fuzzed in the tests).
 
-``sacct --parsable2`` rows: allocation rows (``123``, ``123_4``), pending array rows
-(``123_[5-9%2]``) and step rows (``123_4.batch``, ``123.extern``) whose MaxRSS we fold into
-their task. ``squeue -r`` rows: one task per line. Anything that does not parse is dropped
-(and counted), never turned into a state.
+``sacct --parsable2 --duplicates`` rows: allocation rows (``123``, ``123_4``), pending
+array rows (``123_[5-9%2]``) and step rows (``123_4.batch``, ``123.extern``) whose MaxRSS we
+fold into their task. With ``--duplicates`` a task SLURM requeued (node failure,
+preemption, ``scontrol requeue``) has one record per run: the newest (by submit time) is
+its state, and the state of the run before is kept as the reason ("requeued after
+NODE_FAIL"). ``squeue -r`` rows: one task per line. Anything that does not parse is
+dropped (and counted), never turned into a state.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ SACCT_FIELDS = (
     "TotalCPU",
     "MaxRSS",
     "Reason",
+    "Submit",
     "Comment",
 )
 SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
@@ -33,6 +37,7 @@ _JOBID_RE = re.compile(
     r"^(?P<job>[0-9]+)(?:_(?P<index>[0-9]+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[A-Za-z0-9_-]+))?$"
 )
 _STATE_RE = re.compile(r"^[A-Z][A-Z_]*$")
+_SUBMIT_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
 _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -40,6 +45,8 @@ _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 class Parsed:
     tasks: dict[tuple[str, int | None], TaskState] = field(default_factory=dict)
     rejected: int = 0
+    #: task → the state its run before ended with, for tasks SLURM requeued (sacct -D)
+    requeued: dict[tuple[str, int | None], str] = field(default_factory=dict)
 
 
 def parse_job_id(text: str) -> tuple[str, list[int] | None, str | None] | None:
@@ -125,9 +132,13 @@ def _int_or_none(text: str) -> int | None:
 
 
 def parse_sacct(output: str) -> Parsed:
-    """Rows of ``sacct --parsable2 --noheader -o`` SACCT_FIELDS (with step rows)."""
+    """Rows of ``sacct --parsable2 --noheader [--duplicates] -o`` SACCT_FIELDS (with step
+    rows). Of several records of one task, the newest (Submit; the later row on a tie) is
+    its state; an older record of the same job (same name and comment: not another job
+    that reused the id) is a run SLURM requeued, and its state is kept in ``requeued``."""
     parsed = Parsed()
     peaks: dict[tuple[str, int | None], int] = {}
+    submitted: dict[tuple[str, int | None], str] = {}
     for line in output.splitlines():
         if not line.strip():
             continue
@@ -136,8 +147,8 @@ def parse_sacct(output: str) -> Parsed:
             parsed.rejected += 1
             continue
         # Comment is last and may itself contain '|': join the rest back.
-        jobid, name, state_text, exit_text, elapsed, cpu, rss, reason = cols[:8]
-        comment = "|".join(cols[8:])
+        jobid, name, state_text, exit_text, elapsed, cpu, rss, reason, submit = cols[:9]
+        comment = "|".join(cols[9:])
         ident = parse_job_id(jobid)
         state = parse_state(state_text)
         if ident is None or (state is None and ident[2] is None):
@@ -151,8 +162,9 @@ def parse_sacct(output: str) -> Parsed:
                     peaks[(job, index)] = max(peaks.get((job, index), 0), size)
             continue
         exit_code, signal = parse_exit(exit_text)
+        submit = submit.strip() if _SUBMIT_RE.match(submit.strip()) else ""
         for index in indices or [None]:
-            parsed.tasks[(job, index)] = TaskState(
+            task = TaskState(
                 job_id=job,
                 index=index,
                 state=state or "UNKNOWN",
@@ -165,11 +177,32 @@ def parse_sacct(output: str) -> Parsed:
                 name="" if name in PLACEHOLDER_NAMES else name,
                 comment=comment,
             )
+            key = (job, index)
+            known = parsed.tasks.get(key)
+            if known is not None and submit < submitted.get(key, ""):
+                older, task = task, known  # sacct listed the newer record first
+            else:
+                older, submitted[key] = known, submit
+            parsed.tasks[key] = task
+            if older is not None and _same_job(older, task) and older.state not in ACTIVE_STATES:
+                parsed.requeued[key] = older.state
     for key, peak in peaks.items():
         task = parsed.tasks.get(key)
         if task is not None:
             parsed.tasks[key] = replace(task, max_rss=max(task.max_rss or 0, peak))
     return parsed
+
+
+def _same_job(a: TaskState, b: TaskState) -> bool:
+    """Two records of one job (a requeue), not two jobs that had the same id."""
+    return (not a.name or not b.name or a.name == b.name) and a.comment == b.comment
+
+
+def requeue_reason(previous: str, reason: str) -> str:
+    """The reason shown for a task SLURM requeued: what ended its run before, then SLURM's
+    reason for the current record (``requeued after NODE_FAIL (BeginTime)``)."""
+    note = f"requeued after {previous}" if previous != "REQUEUED" else "requeued"
+    return f"{note} ({reason})" if reason else note
 
 
 def parse_squeue(output: str) -> Parsed:
@@ -202,9 +235,17 @@ def parse_squeue(output: str) -> Parsed:
     return parsed
 
 
-def reconcile(sacct: dict, squeue: dict, squeue_answered: bool = False) -> dict:
-    """sacct is the record, squeue the fresher view: squeue wins on the state of tasks it
-    knows (sacct lags by seconds), sacct keeps exit code, times and memory.
+def reconcile(
+    sacct: dict,
+    squeue: dict,
+    squeue_answered: bool = False,
+    requeued: dict | None = None,
+) -> dict:
+    """sacct is the record, squeue the fresher view: squeue wins on the state and the
+    reason of tasks it knows (sacct lags by seconds, and its Reason of a pending task is
+    stale or cut: ``ReqNodeNotAvail`` where squeue says ``ReqNodeNotAvail, Reserved for
+    maintenance``), sacct keeps exit code, times and memory. A task SLURM requeued says so
+    in its reason (``requeued``: task → the state its run before ended with).
 
     When squeue answered, a job sacct calls active (PENDING, RUNNING...) that squeue does
     not list at all is unknown to the controller: an active job is never purged from it.
@@ -223,6 +264,10 @@ def reconcile(sacct: dict, squeue: dict, squeue_answered: bool = False) -> dict:
         record = merged.get(key)
         if record is None:
             merged[key] = live
-        elif record.state != live.state:
-            merged[key] = replace(record, state=live.state, reason=live.reason or record.reason)
+        elif record.state != live.state or record.reason != live.reason:
+            merged[key] = replace(record, state=live.state, reason=live.reason)
+    for key, previous in (requeued or {}).items():
+        task = merged.get(key)
+        if task is not None:
+            merged[key] = replace(task, reason=requeue_reason(previous, task.reason))
     return merged

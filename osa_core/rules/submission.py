@@ -262,6 +262,14 @@ def decide_cancel(snapshot: NightSnapshot, runs: list[int] | None, reason: str) 
     return Decision(intents=[Cancel(ids, tuple(runs) if runs else None, reason)])
 
 
+def held_by_launch_failure(reason: str) -> bool:
+    """SLURM held the job by itself after a launch failure ("launch failed requeued
+    held", e.g. when slurmctld restarts while launching it): released by the next tick.
+    A hold an operator or admin put (``scontrol hold``/``requeuehold``: "JobHeldUser",
+    "JobHeldAdmin", "job requeued in held state") is theirs to release, never ours."""
+    return "launch failed" in reason.lower()
+
+
 def decide_upkeep(snapshot: NightSnapshot) -> Decision:
     """Settle what a crash or the scheduler left behind, before anything is submitted:
     interrupted submissions (journal records), jobs held after a launch failure
@@ -274,7 +282,7 @@ def decide_upkeep(snapshot: NightSnapshot) -> Decision:
         s.job_id
         for seq in snapshot.status.sequences
         for s in seq.subruns
-        if s.job_id and s.scheduler_state == State.PENDING and "held" in s.reason.lower()
+        if s.job_id and s.scheduler_state == State.PENDING and held_by_launch_failure(s.reason)
     )
     if held:
         decision.intents.append(Release(tuple(held)))
