@@ -152,3 +152,25 @@ def restore_cluster() -> list[str]:
             run("scontrol", "update", f"nodename={node}", "state=resume")
             left.append(f"node {node} was {state} ({reason}): resumed")
     return left
+
+
+def night_job_ids(journal_file: Path) -> list[str]:
+    """Every job id a night's journal says was submitted."""
+    from osa_core.journal import Journal
+
+    return sorted({s.job_id for s in Journal(journal_file).read().submissions})
+
+
+def cancel_jobs(job_ids: list[str]) -> None:
+    if job_ids:
+        run("scancel", *job_ids, timeout=60)
+
+
+def squeue_tasks(job_id: str) -> dict[str, tuple[str, str]]:
+    """Task id (``12_3``, ``12``) → (state, reason) as squeue shows it now."""
+    out = run("squeue", "-h", "-r", "-t", "all", "-j", job_id, "-o", "%i|%T|%r")
+    tasks = {}
+    for line in out.stdout.splitlines():
+        task, state, reason = [*line.split("|", 2), "", ""][:3]
+        tasks[task] = (state, reason)
+    return tasks
