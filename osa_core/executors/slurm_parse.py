@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from osa_core.executors.api import TaskState
-from osa_core.vocabulary import ACTIVE_STATES
+from osa_core.vocabulary import ACTIVE_STATES, FINAL_STATES, State
 
 SACCT_FIELDS = (
     "JobID",
@@ -38,6 +38,8 @@ _JOBID_RE = re.compile(
 )
 _STATE_RE = re.compile(r"^[A-Z][A-Z_]*$")
 _SUBMIT_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
+#: Live states of a task SLURM put back in the queue (what follows a requeue).
+_QUEUED_AGAIN = frozenset({State.PENDING, State.REQUEUED, State.REQUEUE_HOLD, State.REQUEUE_FED})
 _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -184,8 +186,8 @@ def parse_sacct(output: str) -> Parsed:
             else:
                 older, submitted[key] = known, submit
             parsed.tasks[key] = task
-            if older is not None and _same_job(older, task) and older.state not in ACTIVE_STATES:
-                parsed.requeued[key] = older.state
+            if older is not None and _same_job(older, task):
+                parsed.requeued[key] = older.state  # its state says how the run ended
     for key, peak in peaks.items():
         task = parsed.tasks.get(key)
         if task is not None:
@@ -260,13 +262,20 @@ def reconcile(
         for key, record in sacct.items():
             if key[0] not in live_jobs and record.state in ACTIVE_STATES:
                 del merged[key]
+    requeued = dict(requeued or {})
     for key, live in squeue.items():
         record = merged.get(key)
         if record is None:
             merged[key] = live
-        elif record.state != live.state or record.reason != live.reason:
+            continue
+        ended = record.state in FINAL_STATES or record.state == State.REQUEUED
+        if ended and live.state in _QUEUED_AGAIN and key not in requeued:
+            # the controller queued again a task whose run accounting saw end: a requeue
+            # whose new record slurmdbd does not have yet (seen for array tasks)
+            requeued[key] = record.state
+        if record.state != live.state or record.reason != live.reason:
             merged[key] = replace(record, state=live.state, reason=live.reason)
-    for key, previous in (requeued or {}).items():
+    for key, previous in requeued.items():
         task = merged.get(key)
         if task is not None:
             merged[key] = replace(task, reason=requeue_reason(previous, task.reason))

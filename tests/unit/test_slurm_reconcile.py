@@ -89,3 +89,37 @@ def test_the_newest_record_wins_in_whatever_order_sacct_lists_them() -> None:
     assert parsed.tasks[("304", None)].state == "PENDING"
     assert parsed.requeued == {("304", None): "NODE_FAIL"}
     assert parsed.tasks[("305", None)].state == "RUNNING"
+
+
+def test_an_ended_record_queued_again_is_a_requeue() -> None:
+    """Array tasks of a node set DOWN: for seconds sacct -D has only the NODE_FAIL record
+    while squeue already has them PENDING again (SLURM 22.05, seen here)."""
+    parsed = parse_sacct(
+        "363_0|osa_20200218_dat_02002|NODE_FAIL|0:0|2|00:00:00||None|2026-11-30T07:01:01|n=1"
+    )
+    squeue = parse_squeue("363_0|PENDING|BeginTime|osa_20200218_dat_02002|n=1").tasks
+    merged = reconcile(parsed.tasks, squeue, squeue_answered=True, requeued=parsed.requeued)
+    assert merged[("363", 0)].state == "PENDING"
+    assert merged[("363", 0)].reason == "requeued after NODE_FAIL (BeginTime)"
+    # a task still COMPLETING after it failed is not a requeue
+    squeue = parse_squeue("363_0|COMPLETING|None|osa_20200218_dat_02002|n=1").tasks
+    merged = reconcile(parsed.tasks, squeue, squeue_answered=True)
+    assert merged[("363", 0)].reason == ""
+
+
+def test_an_operators_requeue() -> None:
+    """``scontrol requeue`` / ``requeuehold`` of running array tasks (22.05, seen here):
+    the run's record ends REQUEUED (alone at first), the task is PENDING again."""
+    comment = "osa:night=2020-02-18;kind=DATA;run=2002;attempt=1;token=fdbdadc4f77b"
+    sacct = parse_sacct(
+        f"374_0|osa_20200218_dat_02002|REQUEUED|Dependency|0|0|||2026-11-30T07:02:25|{comment}\n"
+        f"374_1|osa_20200218_dat_02002|REQUEUED|JobHeldUser|0|0|||2026-11-30T07:02:25|{comment}\n"
+        f"374_1|osa_20200218_dat_02002|PENDING|JobHeldUser|0|0|||2026-11-30T07:02:27|{comment}"
+    )
+    squeue = parse_squeue(
+        f"374_0|PENDING|BeginTime|osa_20200218_dat_02002|{comment}\n"
+        f"374_1|PENDING|job requeued in held state|osa_20200218_dat_02002|{comment}"
+    ).tasks
+    merged = reconcile(sacct.tasks, squeue, squeue_answered=True, requeued=sacct.requeued)
+    assert merged[("374", 0)].reason == "requeued (BeginTime)"
+    assert merged[("374", 1)].reason == "requeued (job requeued in held state)"
