@@ -45,7 +45,7 @@ def cluster_problem() -> str | None:
     if sinfo.returncode != 0:
         reason = sinfo.stderr.strip()[:200]
         return f"no SLURM cluster up (sinfo: {reason}); run scripts/slurm-local up"
-    if not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in sinfo.stdout.split()):
+    if not any(node_usable(state) for state in sinfo.stdout.split()):
         return f"no usable SLURM node (sinfo states: {sinfo.stdout.split()})"
     try:
         sacct = run("sacct", "-n", "-X", "-S", "now", timeout=15)
@@ -88,7 +88,15 @@ def node_out_of_service(state: str) -> bool:
 
 
 def node_usable(state: str) -> bool:
-    return state.rstrip("*~#$@^-!%").lower() in {"idle", "mixed", "allocated", "completing"}
+    """The node takes jobs (``planned``: 22.05's backfill planned a job on it, for a few
+    seconds after jobs end)."""
+    return state.rstrip("*~#$@^-!%").lower() in {
+        "idle",
+        "mixed",
+        "allocated",
+        "completing",
+        "planned",
+    }
 
 
 def partitions() -> dict[str, str]:
