@@ -415,7 +415,7 @@ def _scheduler_message(result: QueryResult) -> str:
     """What the status says of the scheduler's answer: a partial answer (squeue answered,
     sacct did not, or not in time) says so, not only which command failed."""
     if result.reachable and not result.complete:
-        return f"the scheduler did not answer completely ({result.message or 'partial answer'})"
+        return f"the scheduler did not answer completely: {result.message or 'a partial answer'}"
     return result.message
 
 
