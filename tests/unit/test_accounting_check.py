@@ -1,0 +1,98 @@
+"""The fault trials' duplicate check (tests/helpers/accounting.py) can fail: it does when
+accounting has nothing for journaled jobs, when a task ran under two job ids, or when a
+journaled id belongs to another job and the work was never submitted again; a requeue
+(one job id, several records in ``sacct --duplicates``) is not a duplicate. Rows are in the
+format the trials ask for: ``sacct -D -a -X --parsable2 -o JobID,JobName,State,Start,
+Submit,Comment``."""
+
+from __future__ import annotations
+
+from osa_core.journal import JournalView
+from tests.helpers.accounting import accounting_problems
+
+CAL = "osa_20200218_cal_02001"
+DAT = "osa_20200218_dat_02002"
+T0 = "2026-11-30T07:00:00"
+
+
+def _comment(kind: str, token: str) -> str:
+    return f"osa:night=2020-02-18;kind={kind};run=2002;attempt=1;token={token}"
+
+
+def _journal(*subs: tuple[str, str, str, int, list[int] | None]) -> JournalView:
+    view = JournalView()
+    for job_id, token, kind, run, indices in subs:
+        view.apply({"action": "intent", "token": token, "run": run, "kind": kind})
+        view.apply(
+            {
+                "action": "submitted",
+                "token": token,
+                "run": run,
+                "kind": kind,
+                "job_id": job_id,
+                "indices": indices,
+            }
+        )
+    return view
+
+
+JOURNAL = _journal(("10", "tc", "CALIBRATION", 2001, None), ("11", "td", "DATA", 2002, [0, 1]))
+GOOD = "\n".join(
+    [
+        f"10|{CAL}|COMPLETED|{T0}|{T0}|{_comment('CALIBRATION', 'tc')}",
+        f"11_0|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'td')}",
+        f"11_1|{DAT}|NODE_FAIL|{T0}|{T0}|{_comment('DATA', 'td')}",  # requeued by SLURM:
+        f"11_1|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'td')}",  # the same job id
+        # another night's or another user's job of the same name: not ours (no token of ours)
+        f"12_0|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'someone-else')}",
+    ]
+)
+
+
+def test_a_clean_night_passes() -> None:
+    assert accounting_problems(JOURNAL, GOOD) == []
+
+
+def test_accounting_returning_nothing_fails() -> None:
+    problems = accounting_problems(JOURNAL, "")
+    assert problems[0] == "accounting returned nothing for 2 submitted jobs"
+    assert "job 10 (CALIBRATION run 2001, journaled as submitted) has no record" in problems[1]
+
+
+def test_a_journaled_job_missing_from_accounting_fails() -> None:
+    rows = "\n".join(line for line in GOOD.splitlines() if not line.startswith("10|"))
+    assert accounting_problems(JOURNAL, rows) == [
+        "job 10 (CALIBRATION run 2001, journaled as submitted) has no record in accounting"
+    ]
+
+
+def test_a_task_run_under_two_job_ids_fails() -> None:
+    """A submission that reached SLURM but not the journal, then submitted again: its
+    intent's token is in the journal, so the first job is found as ours."""
+    journal = _journal(("10", "tc", "CALIBRATION", 2001, None), ("11", "td", "DATA", 2002, [0, 1]))
+    journal.apply({"action": "intent", "token": "tlost", "run": 2002, "kind": "DATA"})
+    rows = GOOD + f"\n9_1|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'tlost')}"
+    assert accounting_problems(journal, rows) == [
+        f"duplicate: {DAT} task 1 ran as jobs ['11', '9']"
+    ]
+
+
+def test_a_job_cancelled_before_it_started_is_no_duplicate() -> None:
+    rows = GOOD + f"\n13_1|{DAT}|CANCELLED by 0|Unknown|{T0}|{_comment('DATA', 'td')}"
+    assert accounting_problems(JOURNAL, rows) == []
+
+
+def test_an_id_another_job_took_needs_a_resubmission() -> None:
+    """slurmctld killed right after sbatch: our job 10 lost, the id given to another job."""
+    rows = GOOD.replace(_comment("CALIBRATION", "tc"), _comment("DATA", "other"))
+    assert accounting_problems(JOURNAL, rows) == [
+        "job 10 (CALIBRATION run 2001) is another job in accounting and its work was never "
+        "submitted again"
+    ]
+    again = _journal(
+        ("10", "tc", "CALIBRATION", 2001, None),
+        ("11", "td", "DATA", 2002, [0, 1]),
+        ("14", "tc2", "CALIBRATION", 2001, None),
+    )
+    rows += f"\n14|{CAL}|COMPLETED|{T0}|{T0}|{_comment('CALIBRATION', 'tc2')}"
+    assert accounting_problems(again, rows) == []
