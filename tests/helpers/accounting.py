@@ -14,7 +14,8 @@ import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
 
-from osa_core.journal import JournalView
+from osa_core.executors.slurm_parse import PLACEHOLDER_NAMES
+from osa_core.journal import JournalView, Submission
 
 FIELDS = "JobID,JobName,State,Start,Submit,Comment"
 ANALYSIS_KINDS = ("CALIBRATION", "DATA", "DL1A", "RUN_CALIBRATION", "DL1B")
@@ -73,6 +74,12 @@ def parse_rows(output: str) -> list[Row]:
     return rows
 
 
+def _is(sub: Submission, row: Row) -> bool:
+    """The record is this submission's job: its token, or, before slurmdbd has the job's
+    comment (a job submitted while slurmdbd was down has none until it ends), its name."""
+    return row.token == sub.token or (not row.token and row.name == sub.name)
+
+
 def _overlap(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:
     return a is None or b is None or bool(set(a) & set(b))
 
@@ -93,7 +100,7 @@ def accounting_problems(view: JournalView, output: str) -> list[str]:
                 f"job {sub.job_id} ({sub.kind} run {sub.run}, journaled as submitted) "
                 "has no record in accounting"
             )
-        elif not any(r.token == sub.token for r in records):
+        elif not any(_is(sub, r) for r in records):
             # another job has its id: SLURM lost ours (controller killed right after sbatch);
             # then the run's work must have been submitted again
             later = [
@@ -102,14 +109,17 @@ def accounting_problems(view: JournalView, output: str) -> list[str]:
                 if s.run == sub.run and s.kind == sub.kind and _overlap(s.indices, sub.indices)
             ]
             if not later:
+                seen = sorted({f"{r.name} token={r.token or '-'}" for r in records})
                 problems.append(
                     f"job {sub.job_id} ({sub.kind} run {sub.run}) is another job in accounting "
-                    "and its work was never submitted again"
+                    f"({', '.join(seen)}) and its work was never submitted again"
                 )
     tokens = {str(e.get("token")) for e in view.entries if e.get("action") == "intent"}
     tokens |= {s.token for s in view.submissions}
     ran: dict[tuple[str, str], set[str]] = defaultdict(set)
     for row in rows:
+        if row.name in PLACEHOLDER_NAMES:
+            continue  # a ghost of an array task under its raw id (after kill -9), not a job
         if row.token in tokens and row.kind in ANALYSIS_KINDS and row.started:
             ran[(row.name, row.index or "-")].add(row.job_id)
     for (name, index), jobs in sorted(ran.items()):

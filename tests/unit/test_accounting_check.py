@@ -31,6 +31,7 @@ def _journal(*subs: tuple[str, str, str, int, list[int] | None]) -> JournalView:
                 "kind": kind,
                 "job_id": job_id,
                 "indices": indices,
+                "name": CAL if kind == "CALIBRATION" else DAT,
             }
         )
     return view
@@ -86,8 +87,8 @@ def test_an_id_another_job_took_needs_a_resubmission() -> None:
     """slurmctld killed right after sbatch: our job 10 lost, the id given to another job."""
     rows = GOOD.replace(_comment("CALIBRATION", "tc"), _comment("DATA", "other"))
     assert accounting_problems(JOURNAL, rows) == [
-        "job 10 (CALIBRATION run 2001) is another job in accounting and its work was never "
-        "submitted again"
+        "job 10 (CALIBRATION run 2001) is another job in accounting "
+        f"({CAL} token=other) and its work was never submitted again"
     ]
     again = _journal(
         ("10", "tc", "CALIBRATION", 2001, None),
@@ -96,3 +97,18 @@ def test_an_id_another_job_took_needs_a_resubmission() -> None:
     )
     rows += f"\n14|{CAL}|COMPLETED|{T0}|{T0}|{_comment('CALIBRATION', 'tc2')}"
     assert accounting_problems(again, rows) == []
+
+
+def test_a_job_submitted_while_slurmdbd_was_down_has_no_comment_yet() -> None:
+    """Seen on the cluster: such a job's record has an empty comment until the job ends."""
+    rows = GOOD.replace(f"|{_comment('CALIBRATION', 'tc')}", "|")
+    assert accounting_problems(JOURNAL, rows) == []
+
+
+def test_ghost_records_of_array_tasks_are_no_duplicates() -> None:
+    """After kill -9, accounting can hold a record of an array task under its raw id, named
+    ``allocation`` (seen in the trials: ``501|allocation|COMPLETED|...``)."""
+    ghosts = "\n".join(
+        f"{job}|allocation|COMPLETED|{T0}|{T0}|{_comment('DATA', 'td')}" for job in ("20", "21")
+    )
+    assert accounting_problems(JOURNAL, GOOD + "\n" + ghosts) == []
