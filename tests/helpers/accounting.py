@@ -84,8 +84,25 @@ def _overlap(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:
     return a is None or b is None or bool(set(a) & set(b))
 
 
+def forgotten(view: JournalView, output: str) -> list[str]:
+    """Journaled jobs SLURM forgot (a controller killed within ~1 s of their ``sbatch``):
+    no record of theirs in accounting, their id unused since or taken by another job."""
+    by_id: dict[str, list[Row]] = defaultdict(list)
+    for row in parse_rows(output):
+        by_id[row.job_id].append(row)
+    return [
+        s.job_id for s in view.submissions if not any(_is(s, r) for r in by_id.get(s.job_id, []))
+    ]
+
+
 def accounting_problems(view: JournalView, output: str) -> list[str]:
-    """What accounting contradicts in the journal (empty: nothing)."""
+    """What accounting contradicts in the journal (empty: nothing).
+
+    A journaled job SLURM forgot (killed controller) is accepted when its id was taken by
+    another job since (the next ``sbatch`` gets it: the histories say whether its work was
+    done, or it was resubmitted) or when the journal shows its work submitted again;
+    nothing in accounting for it otherwise fails, and so does accounting returning no
+    record at all for a night with submissions."""
     rows = parse_rows(output)
     problems = []
     if not rows and view.submissions:
@@ -94,26 +111,18 @@ def accounting_problems(view: JournalView, output: str) -> list[str]:
     for row in rows:
         by_id[row.job_id].append(row)
     for position, sub in enumerate(view.submissions):
-        records = by_id.get(sub.job_id, [])
-        if not records:
+        if by_id.get(sub.job_id):
+            continue  # ours, or its id taken by another job after SLURM forgot ours
+        again = [
+            s
+            for s in view.submissions[position + 1 :]
+            if s.run == sub.run and s.kind == sub.kind and _overlap(s.indices, sub.indices)
+        ]
+        if not again:
             problems.append(
-                f"job {sub.job_id} ({sub.kind} run {sub.run}, journaled as submitted) "
-                "has no record in accounting"
+                f"job {sub.job_id} ({sub.kind} run {sub.run}, journaled as submitted) has no "
+                "record in accounting, and its work was not submitted again"
             )
-        elif not any(_is(sub, r) for r in records):
-            # another job has its id: SLURM lost ours (controller killed right after sbatch);
-            # then the run's work must have been submitted again
-            later = [
-                s
-                for s in view.submissions[position + 1 :]
-                if s.run == sub.run and s.kind == sub.kind and _overlap(s.indices, sub.indices)
-            ]
-            if not later:
-                seen = sorted({f"{r.name} token={r.token or '-'}" for r in records})
-                problems.append(
-                    f"job {sub.job_id} ({sub.kind} run {sub.run}) is another job in accounting "
-                    f"({', '.join(seen)}) and its work was never submitted again"
-                )
     tokens = {str(e.get("token")) for e in view.entries if e.get("action") == "intent"}
     tokens |= {s.token for s in view.submissions}
     ran: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -1,14 +1,15 @@
-"""The fault trials' duplicate check (tests/helpers/accounting.py) can fail: it does when
-accounting has nothing for journaled jobs, when a task ran under two job ids, or when a
-journaled id belongs to another job and the work was never submitted again; a requeue
-(one job id, several records in ``sacct --duplicates``) is not a duplicate. Rows are in the
+"""The fault trials' accounting check (tests/helpers/accounting.py) can fail: it does when
+accounting returns nothing, when it has no record of a journaled job whose work was not
+submitted again, and when a task ran under two job ids; a requeue (one job id, several
+records in ``sacct --duplicates``) is not a duplicate, and a job SLURM forgot after a
+controller crash, resubmitted by osa, is accepted. Rows are in the
 format the trials ask for: ``sacct -D -a -X --parsable2 -o JobID,JobName,State,Start,
 Submit,Comment``."""
 
 from __future__ import annotations
 
 from osa_core.journal import JournalView
-from tests.helpers.accounting import accounting_problems
+from tests.helpers.accounting import accounting_problems, forgotten
 
 CAL = "osa_20200218_cal_02001"
 DAT = "osa_20200218_dat_02002"
@@ -57,14 +58,38 @@ def test_a_clean_night_passes() -> None:
 def test_accounting_returning_nothing_fails() -> None:
     problems = accounting_problems(JOURNAL, "")
     assert problems[0] == "accounting returned nothing for 2 submitted jobs"
-    assert "job 10 (CALIBRATION run 2001, journaled as submitted) has no record" in problems[1]
+    assert problems[1] == (
+        "job 10 (CALIBRATION run 2001, journaled as submitted) has no record in accounting, "
+        "and its work was not submitted again"
+    )
 
 
 def test_a_journaled_job_missing_from_accounting_fails() -> None:
     rows = "\n".join(line for line in GOOD.splitlines() if not line.startswith("10|"))
     assert accounting_problems(JOURNAL, rows) == [
-        "job 10 (CALIBRATION run 2001, journaled as submitted) has no record in accounting"
+        "job 10 (CALIBRATION run 2001, journaled as submitted) has no record in accounting, "
+        "and its work was not submitted again"
     ]
+
+
+def test_a_job_slurm_forgot_and_osa_resubmitted_is_accepted() -> None:
+    """Seen in the trials: slurmctld killed right after five sbatch; none of the jobs is in
+    accounting, the next ids went to the resubmissions, the last id to nobody yet."""
+    again = _journal(
+        ("10", "tc", "CALIBRATION", 2001, None),
+        ("11", "td", "DATA", 2002, [0, 1]),
+        ("10", "tc2", "CALIBRATION", 2001, None),
+        ("12", "td2", "DATA", 2002, [0, 1]),
+    )
+    rows = "\n".join(
+        [
+            f"10|{CAL}|COMPLETED|{T0}|{T0}|{_comment('CALIBRATION', 'tc2')}",
+            f"12_0|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'td2')}",
+            f"12_1|{DAT}|COMPLETED|{T0}|{T0}|{_comment('DATA', 'td2')}",
+        ]
+    )
+    assert accounting_problems(again, rows) == []
+    assert forgotten(again, rows) == ["10", "11"]
 
 
 def test_a_task_run_under_two_job_ids_fails() -> None:
@@ -83,20 +108,12 @@ def test_a_job_cancelled_before_it_started_is_no_duplicate() -> None:
     assert accounting_problems(JOURNAL, rows) == []
 
 
-def test_an_id_another_job_took_needs_a_resubmission() -> None:
-    """slurmctld killed right after sbatch: our job 10 lost, the id given to another job."""
+def test_an_id_another_job_took_is_a_forgotten_job() -> None:
+    """slurmctld killed right after sbatch: our job 10 lost (its work may have been done
+    before: the histories tell), the id given to another job."""
     rows = GOOD.replace(_comment("CALIBRATION", "tc"), _comment("DATA", "other"))
-    assert accounting_problems(JOURNAL, rows) == [
-        "job 10 (CALIBRATION run 2001) is another job in accounting "
-        f"({CAL} token=other) and its work was never submitted again"
-    ]
-    again = _journal(
-        ("10", "tc", "CALIBRATION", 2001, None),
-        ("11", "td", "DATA", 2002, [0, 1]),
-        ("14", "tc2", "CALIBRATION", 2001, None),
-    )
-    rows += f"\n14|{CAL}|COMPLETED|{T0}|{T0}|{_comment('CALIBRATION', 'tc2')}"
-    assert accounting_problems(again, rows) == []
+    assert accounting_problems(JOURNAL, rows) == []
+    assert forgotten(JOURNAL, rows) == ["10"]
 
 
 def test_a_job_submitted_while_slurmdbd_was_down_has_no_comment_yet() -> None:
