@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,7 +31,7 @@ from osa_core.journal import Journal, JournalView, journal_problem
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
 from osa_core.run_calibration import RunCalibration, read_record
-from osa_core.status import Evidence, NightStatus, build_status
+from osa_core.status import Evidence, NightStatus, build_status, id_reused
 from osa_core.vocabulary import ACTIVE_STATES, JobKind
 
 #: The scheduler message of a snapshot that did not ask it (files only).
@@ -123,14 +125,24 @@ class NightSnapshot:
 
 
 class TaskMemory:
-    """The last complete scheduler answer of a night, with its time.
+    """What this host remembers of the scheduler's answers for a night, with its times.
 
-    When the scheduler does not answer (or only partly: slurmdbd down while slurmctld
-    answers), the last complete answer is used, overlaid with what did come back, and
-    shown with its age; nothing is concluded from a partial answer."""
+    * The last complete answer: when the scheduler does not answer (or only partly:
+      slurmdbd down or slow while slurmctld answers), the last complete answer is used,
+      overlaid with what did come back, and shown with its age; nothing is concluded from
+      a partial answer.
+    * When THIS host first saw each submitted task absent from a complete answer (or its
+      job id taken by another job), with the host's name: a job is LOST only after
+      ``status.LOST_AFTER_SECONDS`` of absence measured on one clock, this host's, never
+      against the journal's time, which the submitting host's clock wrote. A task seen
+      again leaves the record; another host's record is not trusted (its clock may be
+      skewed): that host's window is dropped and this host starts its own.
+    """
 
-    def __init__(self, paths: NightPaths) -> None:
+    def __init__(self, paths: NightPaths, host: str | None = None) -> None:
         self.file = paths.state_dir / "task-cache.json"
+        self.absence_file = paths.state_dir / "task-absence.json"
+        self.host = host or socket.gethostname()
 
     def merge(
         self, result: QueryResult, asked: bool
@@ -155,6 +167,47 @@ class TaskMemory:
                 tasks[task.key] = task
         return tasks, stale
 
+    def absences(
+        self,
+        view: JournalView,
+        tasks: dict[tuple[str, int | None], TaskState],
+        complete: bool,
+        now: float,
+    ) -> dict[tuple[str, int | None], dt.datetime]:
+        """(submission token, index) → when this host first saw that task absent, for the
+        tasks absent now. Updated only from a complete answer; ``now`` is this host's
+        clock (the same clock as the status's ``now``)."""
+        known = self._load_absences()
+        if not complete:
+            current = known
+        else:
+            current = {}
+            for sub in view.submissions:
+                for index in sub.indices if sub.indices is not None else (None,):
+                    task = tasks.get((sub.job_id, index))
+                    if task is None or id_reused(sub, task):
+                        key = _absence_key(sub.token, index)
+                        current[key] = known.get(key, now)
+            if current != known:
+                payload = {"host": self.host, "absent_since": current}
+                try:
+                    write_json_atomic(self.absence_file, payload)
+                except OSError:
+                    pass  # a read-only state folder: the window restarts at each look
+        return {
+            _parse_absence_key(key): dt.datetime.fromtimestamp(since, dt.timezone.utc)
+            for key, since in current.items()
+        }
+
+    def _load_absences(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.absence_file.read_text())
+            if data.get("host") != self.host:
+                return {}  # another host's clock: its window does not count here
+            return {str(k): float(v) for k, v in data["absent_since"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
     def _save(self, result: QueryResult) -> None:
         # by hand, not dataclasses.asdict: 10,000 tasks per refresh
         payload = {
@@ -165,6 +218,15 @@ class TaskMemory:
             write_json_atomic(self.file, payload)
         except OSError:
             pass  # a read-only state folder only costs the fallback
+
+
+def _absence_key(token: str, index: int | None) -> str:
+    return f"{token}:{'' if index is None else index}"
+
+
+def _parse_absence_key(key: str) -> tuple[str, int | None]:
+    token, _, index = key.rpartition(":")
+    return token, int(index) if index else None
 
 
 class HistoryCache:
@@ -280,11 +342,14 @@ def observe(
     settle: bool = True,
     journal: JournalView | None = None,
     ask_scheduler: bool = True,
+    clock: Callable[[], float] = time.time,
+    host: str | None = None,
 ) -> NightSnapshot:
     """Read the night once into a snapshot. ``settle`` looks up interrupted submissions in
     the scheduler (a preview may skip it: it writes nothing). ``ask_scheduler=False`` reads
     only the files: the last known task states, with their age (what a console shows at
-    once, before a scheduler that may be down has answered)."""
+    once, before a scheduler that may be down has answered). ``clock`` and ``host`` are
+    this host's (tests give others: a skewed clock, another host)."""
     paths = NightPaths(config, plan.night)
     view = journal if journal is not None else Journal(paths.journal).read()
     recoveries: tuple[Recovery, ...] = ()
@@ -299,7 +364,11 @@ def observe(
         result = QueryResult(reachable=False, complete=False, message=NOT_ASKED)
     else:
         result = executor.query(job_ids) if job_ids else QueryResult()
-    tasks, stale = TaskMemory(paths).merge(result, asked=bool(job_ids) and ask_scheduler)
+    memory = TaskMemory(paths, host)
+    tasks, stale = memory.merge(result, asked=bool(job_ids) and ask_scheduler)
+    now = clock()
+    complete = bool(job_ids) and ask_scheduler and result.reachable and result.complete
+    absent_since = memory.absences(view, tasks, complete, now)
     cache = HistoryCache(paths)
     histories: dict[tuple[int, int], HistorySummary] = {}
     mtimes: dict[tuple[int, int], float] = {}
@@ -326,12 +395,11 @@ def observe(
         (paths.lock, paths.closer_lock),  # its writers: actions, and the closing job
         f"osa journal repair --date {plan.night.isoformat()}",
     )
-    now = time.time()
     evidence = Evidence(
         journal=view,
         tasks=tasks,
         scheduler_ok=result.reachable and result.complete,
-        scheduler_message=result.message,
+        scheduler_message=_scheduler_message(result),
         as_of=result.as_of,
         stale_since=stale,
         histories=histories,
@@ -343,6 +411,7 @@ def observe(
         run_calibrations=run_calibrations,
         config_sha=frozen_text(config)[1],
         warnings=(problem,) if problem else (),
+        absent_since=absent_since,
     )
     return NightSnapshot(
         config=config,
@@ -360,6 +429,14 @@ def observe(
         now=now,
         journal_problem=problem,
     )
+
+
+def _scheduler_message(result: QueryResult) -> str:
+    """What the status says of the scheduler's answer: a partial answer (squeue answered,
+    sacct did not, or not in time) says so, not only which command failed."""
+    if result.reachable and not result.complete:
+        return f"the scheduler did not answer completely: {result.message or 'a partial answer'}"
+    return result.message
 
 
 def night_status(

@@ -25,8 +25,11 @@ from osa_core.run_calibration import RunCalibration
 from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, RUN_CALIBRATION_STEPS
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, FINISHED_STATES, JobKind, State
 
-#: A submitted job the scheduler does not show is LOST only after this long: squeue shows
-#: a new job at once and sacct within a second, so 30 s without a trace is a real loss.
+#: A submitted job the scheduler does not show is LOST only once THIS host has seen it
+#: absent from complete scheduler answers for this long (``Evidence.absent_since``, kept by
+#: ``snapshot.TaskMemory`` on this host's clock: never the journal's time, which another
+#: host's clock wrote). squeue shows a new job at once and sacct within a second, so 30 s
+#: without a trace is a real loss.
 LOST_AFTER_SECONDS = 30
 # Step columns of the SPEC table -> history step that makes them.
 STEP_PROGRESS = {"DL1": "r0_to_dl1", "MUONS": "r0_to_dl1", "DL1AB": "dl1ab", "DCHECK": "datacheck"}
@@ -230,10 +233,12 @@ def subrun_state(
     attempts: int,
     given_up: bool,
     scheduler_ok: bool,
-    submitted_seconds_ago: float = 0.0,
+    absent_seconds: float | None = None,
     steps: tuple[str, ...] | None = None,
 ) -> SubrunStatus:
-    """Decide one subrun's state from its evidence (pure: the heart of reconciliation)."""
+    """Decide one subrun's state from its evidence (pure: the heart of reconciliation).
+    ``absent_seconds``: how long the observing host has seen the submission's job absent
+    from complete scheduler answers (None: not seen absent)."""
     if steps is None:
         steps = CALIBRATION_STEPS if sequence.kind == JobKind.CALIBRATION else DATA_STEPS
     done = tuple(s for s in steps if s in history.done)
@@ -266,9 +271,12 @@ def subrun_state(
     elif submission is None:
         status.state = State.NOT_SUBMITTED
     elif task is None:
-        if scheduler_ok and submitted_seconds_ago > LOST_AFTER_SECONDS:
+        if scheduler_ok and absent_seconds is not None and absent_seconds > LOST_AFTER_SECONDS:
             status.state = State.LOST
-            status.reason = "the scheduler has no record of this job (lost in a crash?)"
+            status.reason = (
+                f"the scheduler has had no record of this job for {absent_seconds:.0f} s "
+                "(lost in a crash?)"
+            )
         else:
             status.state = State.UNKNOWN
             status.reason = (
@@ -368,6 +376,9 @@ class Evidence:
     run_calibrations: Mapping[int, RunCalibration] = field(default_factory=dict)
     config_sha: str = ""  # of the configuration on disk now (osa_core.frozen_config)
     warnings: tuple[str, ...] = ()  # e.g. malformed journal lines (osa_core.snapshot)
+    #: (submission token, array index) -> when this host first saw that task absent from a
+    #: complete scheduler answer (or its id taken by another job), on the clock of ``now``
+    absent_since: Mapping[tuple[str, int | None], dt.datetime] = field(default_factory=dict)
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
@@ -428,8 +439,10 @@ class _Jobs:
     def attempts(self, index: int | None) -> int:
         return sum(1 for s in self.submissions if s.indices is None or index in s.indices)
 
-    def age(self, submission: Submission | None) -> float:
-        return _seconds_between(submission.time, self.evidence.now) if submission else 0.0
+    def absent_for(self, submission: Submission | None, index: int | None) -> float | None:
+        """Seconds this host has seen the submission's task absent (None: not absent)."""
+        since = self.evidence.absent_since.get((submission.token, index)) if submission else None
+        return (self.evidence.now - since).total_seconds() if since is not None else None
 
     def state(
         self,
@@ -450,7 +463,7 @@ class _Jobs:
             self.attempts(task_index),
             given_up,
             self.evidence.scheduler_ok,
-            self.age(submission),
+            self.absent_for(submission, task_index),
             steps,
         )
         status.phase = self.kind
@@ -542,7 +555,7 @@ def run_calibration_state(
         jobs.attempts(None),
         False,
         evidence.scheduler_ok,
-        jobs.age(submission),
+        jobs.absent_for(submission, None),
         RUN_CALIBRATION_STEPS,
     )
     status = RunCalibrationStatus(
@@ -657,11 +670,3 @@ def _sequence_status(
         cpu=sum(cpus) if cpus else None,
         exit_code=exits[-1] if exits else (0 if finished_ok else None),
     )
-
-
-def _seconds_between(iso_time: str, now: dt.datetime) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(iso_time)
-    except ValueError:
-        return 0.0
-    return (now - moment).total_seconds()

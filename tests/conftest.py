@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from osa_core.config import Config, load_config
 from osa_core.generator import NightSpec, generate_night
+from tests.helpers.slurm import cluster_problem, restore_cluster
 
 NIGHT = dt.date(2020, 2, 18)
 
@@ -93,28 +96,45 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
     return "\n".join(blocks)
 
 
-def slurm_up() -> bool:
-    import shutil
-    import subprocess
-
-    if shutil.which("sinfo") is None:
-        return False
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
+def slurm_required() -> bool:
+    """CI (``.ci/run``) sets OSA_REQUIRE_SLURM=1: there a SLURM test may not skip."""
+    return os.environ.get("OSA_REQUIRE_SLURM") == "1"
 
 
 @pytest.fixture
-def slurm_cluster() -> None:
-    """Skip without a cluster, except in CI (OSA_REQUIRE_SLURM=1), where that is a failure."""
-    import os
+def slurm_cluster() -> Iterator[None]:
+    """The local cluster, usable (skipped without one, except in CI where that is a
+    failure); afterwards, whatever the test left changed on it (a node DOWN or DRAINED, a
+    partition DOWN, a test reservation, a daemon stopped) is put back and the test FAILS
+    with what it was. Every test marked ``slurm`` gets this fixture (``_slurm_guard``)."""
+    problem = cluster_problem()
+    if problem:
+        if slurm_required():
+            pytest.fail(f"OSA_REQUIRE_SLURM=1 but the SLURM cluster is not usable: {problem}")
+        pytest.skip(problem)
+    yield
+    left = restore_cluster()
+    if left:
+        pytest.fail("the test left the SLURM cluster changed (put back now): " + "; ".join(left))
 
-    if slurm_up():
-        return
-    if os.environ.get("OSA_REQUIRE_SLURM") == "1":
-        pytest.fail("OSA_REQUIRE_SLURM=1 but no SLURM cluster answers (scripts/slurm-local up)")
-    pytest.skip("no SLURM cluster (run scripts/slurm-local up)")
+
+@pytest.fixture(autouse=True)
+def _slurm_guard(request: pytest.FixtureRequest) -> None:
+    """Every SLURM test goes through ``slurm_cluster`` (its check and its guard)."""
+    if request.node.get_closest_marker("slurm"):
+        request.getfixturevalue("slurm_cluster")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Under OSA_REQUIRE_SLURM=1 a skipped SLURM test is a failure, whatever skipped it (a
+    fixture of its own, an importorskip...)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and slurm_required() and item.get_closest_marker("slurm"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"SLURM test skipped under OSA_REQUIRE_SLURM=1: {reason}"
 
 
 @pytest.hookimpl(tryfirst=True)

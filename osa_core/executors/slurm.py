@@ -158,6 +158,7 @@ class SlurmExecutor:
                 "sacct",
                 "--parsable2",
                 "--noheader",
+                "--duplicates",  # every run of a task SLURM requeued, not only the last
                 "-S",
                 start,
                 "-j",
@@ -173,11 +174,17 @@ class SlurmExecutor:
             ["squeue", "--me", "-h", "-r", "-t", "all", "-o", SQUEUE_FORMAT]
         )
         wanted = set(ids)
-        sacct = parse_sacct(sacct_out).tasks if sacct_out is not None else {}
+        record = parse_sacct(sacct_out) if sacct_out is not None else None
+        sacct = record.tasks if record is not None else {}
         squeue = {}
         if squeue_out is not None:
             squeue = {k: v for k, v in parse_squeue(squeue_out).tasks.items() if k[0] in wanted}
-        tasks = reconcile(sacct, squeue, squeue_answered=squeue_out is not None)
+        tasks = reconcile(
+            sacct,
+            squeue,
+            squeue_answered=squeue_out is not None,
+            requeued=record.requeued if record is not None else None,
+        )
         messages = [m for m in (sacct_err, squeue_err) if m]
         return QueryResult(
             tasks=list(tasks.values()),

@@ -1,9 +1,12 @@
 """Parsing what SLURM's CLI prints (pure functions, fuzzed in the tests).
 
-``sacct --parsable2`` rows: allocation rows (``123``, ``123_4``), pending array rows
-(``123_[5-9%2]``) and step rows (``123_4.batch``, ``123.extern``) whose MaxRSS we fold into
-their task. ``squeue -r`` rows: one task per line. Anything that does not parse is dropped
-(and counted), never turned into a state.
+``sacct --parsable2 --duplicates`` rows: allocation rows (``123``, ``123_4``), pending
+array rows (``123_[5-9%2]``) and step rows (``123_4.batch``, ``123.extern``) whose MaxRSS we
+fold into their task. With ``--duplicates`` a task SLURM requeued (node failure,
+preemption, ``scontrol requeue``) has one record per run: the newest (by submit time) is
+its state, and the state of the run before is kept as the reason ("requeued after
+NODE_FAIL"). ``squeue -r`` rows: one task per line. Anything that does not parse is
+dropped (and counted), never turned into a state.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from osa_core.executors.api import TaskState
-from osa_core.vocabulary import ACTIVE_STATES, State
+from osa_core.vocabulary import ACTIVE_STATES, FINAL_STATES, State
 
 SACCT_FIELDS = (
     "JobID",
@@ -23,6 +26,7 @@ SACCT_FIELDS = (
     "TotalCPU",
     "MaxRSS",
     "Reason",
+    "Submit",
     "Comment",
 )
 SQUEUE_FORMAT = "%i|%T|%r|%j|%k"
@@ -33,6 +37,9 @@ _JOBID_RE = re.compile(
     r"^(?P<job>[0-9]+)(?:_(?P<index>[0-9]+|\[[0-9,\-%]+\]))?(?:\.(?P<step>[A-Za-z0-9_-]+))?$"
 )
 _STATE_RE = re.compile(r"^[A-Z][A-Z_]*$")
+_SUBMIT_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
+#: Live states of a task SLURM put back in the queue (what follows a requeue).
+_QUEUED_AGAIN = frozenset({State.PENDING, State.REQUEUED, State.REQUEUE_HOLD, State.REQUEUE_FED})
 _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -40,6 +47,8 @@ _SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 class Parsed:
     tasks: dict[tuple[str, int | None], TaskState] = field(default_factory=dict)
     rejected: int = 0
+    #: task → the state its run before ended with, for tasks SLURM requeued (sacct -D)
+    requeued: dict[tuple[str, int | None], str] = field(default_factory=dict)
 
 
 def parse_job_id(text: str) -> tuple[str, list[int] | None, str | None] | None:
@@ -125,9 +134,13 @@ def _int_or_none(text: str) -> int | None:
 
 
 def parse_sacct(output: str) -> Parsed:
-    """Rows of ``sacct --parsable2 --noheader -o`` SACCT_FIELDS (with step rows)."""
+    """Rows of ``sacct --parsable2 --noheader [--duplicates] -o`` SACCT_FIELDS (with step
+    rows). Of several records of one task, the newest (Submit; the later row on a tie) is
+    its state; an older record of the same job (same name and comment: not another job
+    that reused the id) is a run SLURM requeued, and its state is kept in ``requeued``."""
     parsed = Parsed()
     peaks: dict[tuple[str, int | None], int] = {}
+    submitted: dict[tuple[str, int | None], str] = {}
     for line in output.splitlines():
         if not line.strip():
             continue
@@ -136,8 +149,8 @@ def parse_sacct(output: str) -> Parsed:
             parsed.rejected += 1
             continue
         # Comment is last and may itself contain '|': join the rest back.
-        jobid, name, state_text, exit_text, elapsed, cpu, rss, reason = cols[:8]
-        comment = "|".join(cols[8:])
+        jobid, name, state_text, exit_text, elapsed, cpu, rss, reason, submit = cols[:9]
+        comment = "|".join(cols[9:])
         ident = parse_job_id(jobid)
         state = parse_state(state_text)
         if ident is None or (state is None and ident[2] is None):
@@ -151,8 +164,9 @@ def parse_sacct(output: str) -> Parsed:
                     peaks[(job, index)] = max(peaks.get((job, index), 0), size)
             continue
         exit_code, signal = parse_exit(exit_text)
+        submit = submit.strip() if _SUBMIT_RE.match(submit.strip()) else ""
         for index in _task_indices(indices):
-            parsed.tasks[(job, index)] = TaskState(
+            task = TaskState(
                 job_id=job,
                 index=index,
                 state=State.parse(state or "UNKNOWN"),
@@ -165,11 +179,33 @@ def parse_sacct(output: str) -> Parsed:
                 name="" if name in PLACEHOLDER_NAMES else name,
                 comment=comment,
             )
+            key = (job, index)
+            known = parsed.tasks.get(key)
+            older: TaskState | None
+            if known is not None and submit < submitted.get(key, ""):
+                older, task = task, known  # sacct listed the newer record first
+            else:
+                older, submitted[key] = known, submit
+            parsed.tasks[key] = task
+            if older is not None and _same_job(older, task):
+                parsed.requeued[key] = older.state  # its state says how the run ended
     for key, peak in peaks.items():
-        task = parsed.tasks.get(key)
-        if task is not None:
-            parsed.tasks[key] = replace(task, max_rss=max(task.max_rss or 0, peak))
+        peaked = parsed.tasks.get(key)
+        if peaked is not None:
+            parsed.tasks[key] = replace(peaked, max_rss=max(peaked.max_rss or 0, peak))
     return parsed
+
+
+def _same_job(a: TaskState, b: TaskState) -> bool:
+    """Two records of one job (a requeue), not two jobs that had the same id."""
+    return (not a.name or not b.name or a.name == b.name) and a.comment == b.comment
+
+
+def requeue_reason(previous: str, reason: str) -> str:
+    """The reason shown for a task SLURM requeued: what ended its run before, then SLURM's
+    reason for the current record (``requeued after NODE_FAIL (BeginTime)``)."""
+    note = f"requeued after {previous}" if previous != "REQUEUED" else "requeued"
+    return f"{note} ({reason})" if reason else note
 
 
 def parse_squeue(output: str) -> Parsed:
@@ -214,9 +250,13 @@ def reconcile(
     sacct: dict[TaskKey, TaskState],
     squeue: dict[TaskKey, TaskState],
     squeue_answered: bool = False,
+    requeued: dict[TaskKey, str] | None = None,
 ) -> dict[TaskKey, TaskState]:
-    """sacct is the record, squeue the fresher view: squeue wins on the state of tasks it
-    knows (sacct lags by seconds), sacct keeps exit code, times and memory.
+    """sacct is the record, squeue the fresher view: squeue wins on the state and the
+    reason of tasks it knows (sacct lags by seconds, and its Reason of a pending task is
+    stale or cut: ``ReqNodeNotAvail`` where squeue says ``ReqNodeNotAvail, Reserved for
+    maintenance``), sacct keeps exit code, times and memory. A task SLURM requeued says so
+    in its reason (``requeued``: task → the state its run before ended with).
 
     When squeue answered, a job sacct calls active (PENDING, RUNNING...) that squeue does
     not list at all is unknown to the controller: an active job is never purged from it.
@@ -231,10 +271,21 @@ def reconcile(
         for key, record in sacct.items():
             if key[0] not in live_jobs and record.state in ACTIVE_STATES:
                 del merged[key]
+    requeued = dict(requeued or {})
     for key, live in squeue.items():
         known = merged.get(key)
         if known is None:
             merged[key] = live
-        elif known.state != live.state:
+            continue
+        ended = known.state in FINAL_STATES or known.state == State.REQUEUED
+        if ended and live.state in _QUEUED_AGAIN and key not in requeued:
+            # the controller queued again a task whose run accounting saw end: a requeue
+            # whose new record slurmdbd does not have yet (seen for array tasks)
+            requeued[key] = known.state
+        if known.state != live.state or known.reason != live.reason:
             merged[key] = replace(known, state=live.state, reason=live.reason or known.reason)
+    for key, previous in requeued.items():
+        task = merged.get(key)
+        if task is not None:
+            merged[key] = replace(task, reason=requeue_reason(previous, task.reason))
     return merged

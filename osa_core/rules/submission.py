@@ -21,7 +21,7 @@ from osa_core.rules.lost_ends import jobs_with_lost_end
 from osa_core.rules.phases import chain_phases
 from osa_core.rules.retry import RetryDecision, decide, resources_of, with_more_memory
 from osa_core.snapshot import NightSnapshot
-from osa_core.status import NightStatus, RunCalibrationStatus, SubrunStatus
+from osa_core.status import NightStatus, RunCalibrationStatus, SubrunStatus, id_reused
 from osa_core.vocabulary import ACTIVE_STATES, JobKind, State, sorted_job_ids
 
 SCHEDULER_DOWN = "scheduler not answering ({}); nothing submitted, last known state shown"
@@ -280,19 +280,32 @@ def decide_cancel(snapshot: NightSnapshot, runs: list[int] | None, reason: str) 
     return Decision(intents=[Cancel(ids, tuple(runs) if runs else None, reason)])
 
 
+def held_by_launch_failure(reason: str) -> bool:
+    """SLURM held the job by itself after a launch failure ("launch failed requeued
+    held", e.g. when slurmctld restarts while launching it): released by the next tick.
+    A hold an operator or admin put (``scontrol hold``/``requeuehold``: "JobHeldUser",
+    "JobHeldAdmin", "job requeued in held state") is theirs to release, never ours."""
+    return "launch failed" in reason.lower()
+
+
 def decide_upkeep(snapshot: NightSnapshot) -> Decision:
     """Settle what a crash or the scheduler left behind, before anything is submitted:
-    interrupted submissions (journal records), jobs held after a launch failure
+    interrupted submissions (journal records), our jobs SLURM held after a launch failure
     (release), analysis jobs whose end the scheduler lost (end them)."""
     decision = Decision()
     for recovery in snapshot.recoveries:
         action, fields = recovery.entry()
         decision.intents.append(Record(action, fields))
+    # every job of ours, the close jobs and a run's calibration included (found by the
+    # fault trials: a close_runs job launching while slurmctld restarted was held for ever)
+    ours = {s.job_id: s for s in snapshot.journal.submissions}
     held = sorted_job_ids(
-        s.job_id
-        for seq in snapshot.status.sequences
-        for s in seq.subruns
-        if s.job_id and s.scheduler_state == State.PENDING and "held" in s.reason.lower()
+        task.job_id
+        for task in snapshot.tasks.values()
+        if task.state == State.PENDING
+        and held_by_launch_failure(task.reason)
+        and task.job_id in ours
+        and not id_reused(ours[task.job_id], task)
     )
     if held:
         decision.intents.append(Release(tuple(held)))

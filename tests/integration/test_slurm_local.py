@@ -1,11 +1,11 @@
 """The local SLURM cluster (scripts/slurm-local) runs arrays and accounts for them.
 
-Needs a cluster that is up (``scripts/slurm-local up``); skipped otherwise.
+Needs a cluster that is up (``scripts/slurm-local up``): the ``slurm_cluster`` fixture of
+tests/conftest.py skips without one, and fails instead under OSA_REQUIRE_SLURM=1 (CI).
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -29,36 +29,6 @@ TERMINAL = {
 
 def _run(*cmd: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _cluster_problem() -> str | None:
-    """Why the cluster cannot be used, or None when it can."""
-    for tool in ("scontrol", "sinfo", "sbatch", "sacct"):
-        if shutil.which(tool) is None:
-            return f"{tool} not installed (run scripts/slurm-local up)"
-    ping = _run("scontrol", "ping", timeout=15)  # answers at once, sinfo waits ~9 s
-    if "is UP" not in ping.stdout:
-        return "no SLURM cluster up (scontrol ping: slurmctld DOWN); run scripts/slurm-local up"
-    try:
-        sinfo = _run("sinfo", "-h", "-o", "%T", timeout=15)
-    except subprocess.TimeoutExpired:
-        return "sinfo timed out: slurmctld not answering (run scripts/slurm-local up)"
-    if sinfo.returncode != 0:
-        reason = sinfo.stderr.strip()[:200]
-        return f"no SLURM cluster up (sinfo: {reason}); run scripts/slurm-local up"
-    if not any(s.rstrip("*~#") in {"idle", "mixed", "allocated"} for s in sinfo.stdout.split()):
-        return f"no usable SLURM node (sinfo states: {sinfo.stdout.split()})"
-    sacct = _run("sacct", "-n", "-X", "-S", "now", timeout=15)
-    if sacct.returncode != 0:
-        return f"SLURM accounting not answering (sacct: {sacct.stderr.strip()[:200]})"
-    return None
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster() -> None:
-    problem = _cluster_problem()
-    if problem:
-        pytest.skip(problem)
 
 
 def _sacct_tasks(job_id: str) -> dict[str, tuple[str, str]]:

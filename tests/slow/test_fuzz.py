@@ -245,6 +245,7 @@ sacct_line = st.builds(
     st.sampled_from(["00:01.5", "1-02:03:04", "", "x:y"]),
     st.sampled_from(["1234K", "2G", "", "12.5M", "junk"]),
     st.text(max_size=5),
+    st.sampled_from(["2026-11-30T06:47:54", "Unknown", "", "2026-13-x"]),
     st.text(max_size=10),
 )
 
