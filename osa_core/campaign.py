@@ -173,6 +173,8 @@ class NightState:
     night: dt.date
     state: str
     detail: str = ""
+    #: when its NightFinished flag was written (epoch seconds), for a closed night
+    finished: float | None = None
 
 
 def night_state(config: Config, night: dt.date, last: dict[str, str]) -> NightState:
@@ -182,8 +184,10 @@ def night_state(config: Config, night: dt.date, last: dict[str, str]) -> NightSt
     long as its RunSummary is still missing; if one appears later, the night waits again.
     """
     paths = NightPaths(config, night)
-    if paths.night_finished.exists():
-        return NightState(night, DONE)
+    try:
+        return NightState(night, DONE, finished=paths.night_finished.stat().st_mtime)
+    except FileNotFoundError:
+        pass
     noted = last.get(night.isoformat(), "")
     if noted.startswith(FAILED):
         return NightState(night, FAILED, noted)
@@ -238,6 +242,11 @@ def run_campaign(
         journal = campaign.journal
         for night in campaign.nights():
             state = night_state(campaign_config, night, last)
+            if state.state == DONE and not state.detail and last.get(night.isoformat()) != DONE:
+                # its close job ended between two passes (SLURM): no tick saw it close, so
+                # record it now, or the throughput and ETA would never count it
+                report.closed.append(night.isoformat())
+                journal.append("closed", night=night.isoformat(), state=DONE)
             if state.state != RUNNING:
                 continue
             try:
@@ -340,22 +349,21 @@ def campaign_status(
     caller lists the nights too; by default they are read here, one at a time."""
     counts: Counter[str] = Counter()
     problems: list[str] = []
+    finished: list[float] = []
     for state in nights if nights is not None else campaign_nights(config, campaign):
         counts[state.state] += 1
+        if state.finished is not None:
+            finished.append(state.finished)
         if state.state == FAILED and len(problems) < 20:
             problems.append(f"{state.night}: {state.detail}")
     total = sum(counts.values())
-    closes, last_close = 0, ""
-    for entry in campaign.journal.read().entries:
-        if entry.get("action") == "closed":
-            closes, last_close = closes + 1, str(entry.get("time", ""))
+    # closes counted from the nights' own flags, not from the campaign journal: a close
+    # job that ends between two passes is never seen closing by a pass
+    closes, last_close = len(finished), max(finished, default=0.0)
     per_hour = eta = None
     if closes:
-        started = dt.datetime.fromisoformat(campaign.created)
-        hours = max(
-            (dt.datetime.fromisoformat(last_close) - started).total_seconds() / 3600,
-            1 / 3600,
-        )
+        started = dt.datetime.fromisoformat(campaign.created).timestamp()
+        hours = max((last_close - started) / 3600, 1 / 3600)
         per_hour = closes / hours
         left = counts[WAITING] + counts[RUNNING]
         eta = left / per_hour if per_hour else None
