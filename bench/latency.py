@@ -178,7 +178,7 @@ def _resubmission(ctx: Context, base: Path) -> tuple[list[float], list[float], l
     config_path = _config(base, kind, fail={"dl1ab": "5"})
     config = load_config(config_path)
     paths = NightPaths(config, NIGHT)
-    for product in (paths.drs4_file(2000), paths.calibration_file(2001)):
+    for product in (paths.drs4_file(2000), paths.calibration_file(2001, 52)):
         product.parent.mkdir(parents=True, exist_ok=True)
         product.touch()
     plan = build_plan(config, NIGHT)

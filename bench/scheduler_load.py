@@ -139,7 +139,7 @@ def _ours(ctx: Context, base: Path, subruns: int) -> dict[str, Any]:
     config_path = write_config(base, body)
     config = load_config(config_path)
     paths = NightPaths(config, NIGHT)
-    for product in (paths.drs4_file(2000), paths.calibration_file(2001)):
+    for product in (paths.drs4_file(2000), paths.calibration_file(2001, 52)):
         product.parent.mkdir(parents=True, exist_ok=True)
         product.touch()
     plan = build_plan(config, NIGHT)

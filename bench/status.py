@@ -174,7 +174,7 @@ def run(ctx: Context) -> list[Row]:
         )
         config = load_config(config_path)
         paths = NightPaths(config, NIGHT)
-        for product in (paths.drs4_file(2000), paths.calibration_file(2001)):
+        for product in (paths.drs4_file(2000), paths.calibration_file(2001, 52)):
             product.parent.mkdir(parents=True, exist_ok=True)
             product.touch()  # calibration done: data arrays need no dependency
         plan = build_plan(config, NIGHT)
