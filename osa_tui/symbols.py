@@ -38,6 +38,7 @@ SYMBOLS: dict[State, str] = {
     State.LOST: "L",
     State.NOT_SUBMITTED: "○",
     State.WAITING: "◌",
+    State.AWAITED: "…",  # declared by the RunSummary, not on disk yet
     State.GIVEN_UP: "–",
     State.UNKNOWN: "?",
     State.PARTIAL: "◐",
@@ -53,6 +54,7 @@ FALLBACK_COLORS: dict[str, str] = {
     State.GIVEN_UP: "grey50",
     State.NOT_SUBMITTED: "grey37",
     State.WAITING: "grey50",
+    State.AWAITED: "grey50",
     State.UNKNOWN: "yellow",
     State.PARTIAL: "yellow",
 }
