@@ -182,7 +182,10 @@ def env(work: Path) -> dict[str, str]:
 def dl1_file(request: pytest.FixtureRequest, work: Path, env: dict[str, str]) -> Path:
     import lstchain
 
-    cache_dir = Path(request.config.cache.mkdir(f"osa-dq-dl1-lstchain-{lstchain.__version__}"))
+    name = f"osa-dq-dl1-lstchain-{lstchain.__version__}"
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    cache_dir = Path(cache.mkdir(name)) if cache is not None else work / name
+    cache_dir.mkdir(exist_ok=True)
     found = _found_dl1(cache_dir)
     if found is not None:
         assert _has_images(found), f"{found}: not a DL1 file with images"
