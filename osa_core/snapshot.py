@@ -135,8 +135,9 @@ class TaskMemory:
       job id taken by another job), with the host's name: a job is LOST only after
       ``status.LOST_AFTER_SECONDS`` of absence measured on one clock, this host's, never
       against the journal's time, which the submitting host's clock wrote. A task seen
-      again leaves the record; another host's record is not trusted (its clock may be
-      skewed): that host's window is dropped and this host starts its own.
+      again leaves the record. Each host keeps its own record in the file and reads only
+      its own (another host's clock may be skewed): a host that looks for the first time
+      starts its own window.
     """
 
     def __init__(self, paths: NightPaths, host: str | None = None) -> None:
@@ -177,7 +178,8 @@ class TaskMemory:
         """(submission token, index) → when this host first saw that task absent, for the
         tasks absent now. Updated only from a complete answer; ``now`` is this host's
         clock (the same clock as the status's ``now``)."""
-        known = self._load_absences()
+        hosts = self._load_absences()
+        known = hosts.get(self.host, {})
         if not complete:
             current = known
         else:
@@ -189,9 +191,9 @@ class TaskMemory:
                         key = _absence_key(sub.token, index)
                         current[key] = known.get(key, now)
             if current != known:
-                payload = {"host": self.host, "absent_since": current}
+                hosts[self.host] = current
                 try:
-                    write_json_atomic(self.absence_file, payload)
+                    write_json_atomic(self.absence_file, {"hosts": hosts})
                 except OSError:
                     pass  # a read-only state folder: the window restarts at each look
         return {
@@ -199,12 +201,15 @@ class TaskMemory:
             for key, since in current.items()
         }
 
-    def _load_absences(self) -> dict[str, float]:
+    def _load_absences(self) -> dict[str, dict[str, float]]:
+        """Host → its record (each host reads only its own: another host's times are
+        on another clock; writing keeps the others')."""
         try:
             data = json.loads(self.absence_file.read_text())
-            if data.get("host") != self.host:
-                return {}  # another host's clock: its window does not count here
-            return {str(k): float(v) for k, v in data["absent_since"].items()}
+            return {
+                str(host): {str(k): float(v) for k, v in record.items()}
+                for host, record in data["hosts"].items()
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}
 

@@ -24,6 +24,7 @@ from osa_core.plan import build_plan
 from osa_core.snapshot import night_status
 from osa_core.status import NightStatus
 from osa_core.usecases.night import resubmit_failed, submit_night
+from osa_core.vocabulary import ACTIVE_STATES
 from tests.conftest import NIGHT, fake_steps, write_config
 
 
@@ -47,15 +48,14 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 def wait_settled(config: Config, timeout: float = 60) -> NightStatus:
-    """Poll the status until nothing is pending or running."""
+    """Poll the status until nothing is queued or running."""
     plan = build_plan(config, NIGHT)
     executor = get_executor(config)
     deadline = time.monotonic() + timeout
     while True:
         status = night_status(config, plan, executor)
-        active = sum(
-            seq.counts.get(s, 0) for seq in status.sequences for s in ("PENDING", "RUNNING")
-        )
+        # every active state: a cancelled task is COMPLETING for a moment on a busy cluster
+        active = sum(seq.counts.get(s, 0) for seq in status.sequences for s in ACTIVE_STATES)
         if not active or time.monotonic() > deadline:
             return status
         time.sleep(0.2)

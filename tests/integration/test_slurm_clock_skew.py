@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def test_lost_only_after_the_window_on_the_observing_hosts_clock(
             return observe(config, plan, executor, settle=False, clock=lambda: at, host=host)
 
         # the tick observed as this host; the window runs from its first look
-        host = NightPaths(config, NIGHT).state_dir / "task-absence.json"
-        seen_by = json.loads(host.read_text())["host"]
+        seen_by = socket.gethostname()
+        saved = NightPaths(config, NIGHT).state_dir / "task-absence.json"
+        assert list(json.loads(saved.read_text())["hosts"]) == [seen_by]
         for offset, expected in (
             (0, State.UNKNOWN),
             (LOST_AFTER_SECONDS - 2, State.UNKNOWN),
@@ -102,7 +104,7 @@ def test_lost_only_after_the_window_on_the_observing_hosts_clock(
         assert [(j.run, j.indices, j.attempt) for j in retry.jobs] == [(2003, (0, 1), 2)]
         assert retry.jobs[0].resources == config.slurm.data  # an infrastructure loss
 
-        # another host does not count this host's window: its own starts at its first look
+        # another host does not use this host's window: its own starts at its first look
         later = after + 2 * LOST_AFTER_SECONDS
         assert _states(look(later, "elsewhere"), 2003) == {State.UNKNOWN}
         far = look(later + LOST_AFTER_SECONDS + 1, "elsewhere")

@@ -101,18 +101,20 @@ def test_a_just_submitted_job_is_not_retried_whatever_the_journal_time(config: C
     assert "infrastructure failure" in retry.jobs[0].reason
 
 
-def test_another_host_restarts_the_window(config: Config) -> None:
+def test_another_host_has_its_own_window(config: Config) -> None:
     _journal(config, 0.0)
     executor = _running()
     start = time.time()
     _look(config, executor, start, host="here")
-    # another host (its clock maybe skewed) does not trust this host's window: its own starts
+    # another host (its clock maybe skewed) does not use this host's window: its own starts
     there = _look(config, executor, start + LOST_AFTER_SECONDS + 1, host="there")
     assert _states(there, 2003) == {State.UNKNOWN}
     saved = json.loads((NightPaths(config, NIGHT).state_dir / "task-absence.json").read_text())
-    assert saved["host"] == "there"
+    assert set(saved["hosts"]) == {"here", "there"}  # each its own window, on its own clock
     there = _look(config, executor, start + 2 * LOST_AFTER_SECONDS + 2, host="there")
     assert _states(there, 2003) == {State.LOST}
+    # this host's window went on meanwhile: another host looking did not reset it
+    assert _states(_look(config, executor, start + LOST_AFTER_SECONDS + 1), 2003) == {State.LOST}
 
 
 def test_a_job_seen_again_restarts_the_window(config: Config) -> None:
