@@ -4,6 +4,7 @@ Textual's default spacing, "q Quit" was cut under "^p palette"."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,20 @@ pytestmark = pytest.mark.console
 
 BROWSER_1280 = (142, 38)
 SCREENS = {"night": [], "run": ["down", "enter"], "journal": ["j"], "dq": ["d"]}
+
+
+async def _laid_out_keys(pilot, timeout: float = 10.0) -> tuple[list[FooterKey], list[FooterKey]]:
+    """The footer's palette key and its other keys, once laid out. The footer recomposes
+    after a focus change on a later refresh; a loaded CI machine missed a fixed 0.2 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause(0.1)
+        keys = list(pilot.app.screen.query_one(Footer).query(FooterKey))
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        others = [key for key in keys if not key.has_class("-command-palette")]
+        laid_out = all(key.outer_size.width > 0 for key in keys)
+        if (palette and others and laid_out) or time.monotonic() > deadline:
+            return palette, others
 
 
 def _width(key: FooterKey) -> int:
@@ -41,12 +56,9 @@ async def test_footer_fits_at_1280px(tmp_path: Path, screen: str) -> None:
         # browser the table's own bindings may not hide the screen's: enter, Open run).
         for focused in (app.screen.focused, None):
             app.screen.set_focus(focused)
-            await pilot.pause(0.2)
+            palette, others = await _laid_out_keys(pilot)
+            assert palette and others, f"{screen}: the footer shows no keys after 10 s"
             footer = app.screen.query_one(Footer)
-            keys = list(footer.query(FooterKey))
-            palette = [key for key in keys if key.has_class("-command-palette")]
-            others = [key for key in keys if not key.has_class("-command-palette")]
-            assert palette and others
             used = sum(_width(key) for key in others)
             room = footer.size.width - _width(palette[0])
             described = " ".join(f"{key.key_display} {key.description}" for key in others)

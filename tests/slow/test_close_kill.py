@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.config import load_config
+from osa_core.config import Config, load_config
+from osa_core.executors.factory import get_executor
 from osa_core.fsio import read_json_lines
 from osa_core.generator import NightSpec, generate_night
 from osa_core.journal import Journal
@@ -48,7 +49,25 @@ def processed_night(base: Path) -> None:
         )
     )
     assert tick(base).returncode in (0, 3)
-    wait_settled(config, timeout=120)
+    status = wait_settled(config, timeout=300)
+    assert status.all_finished, "the night was not processed before it is copied"
+
+
+def wait_close_settled(config: Config, timeout: float = 180) -> None:
+    """Wait until every task of the night, close jobs included, is final. The status's
+    sequences hold no close job: on a loaded CI machine four ticks went by while the
+    close still ran, and the reference night was judged not closed."""
+    wait_settled(config, timeout=timeout)
+    journal = Journal(NightPaths(config, NIGHT).journal)
+    executor = get_executor(config)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        closes = journal.read().of_kind(JobKind.CLOSE_RUNS, JobKind.CLOSE_NIGHT)
+        tasks = executor.query([c.job_id for c in closes]).tasks
+        if all(task.is_final for task in tasks):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the close jobs did not end in {timeout} s")
 
 
 def close_processes(base: Path) -> list[int]:
@@ -70,12 +89,13 @@ def test_close_killed_mid_move_resumes_under_cron(tmp_path: Path) -> None:
     reference = tmp_path / "reference"
     shutil.copytree(pristine, reference, symlinks=True)
     ref_config = load_config(reference / "osa.toml")
+    outputs = []
     for _ in range(4):
-        tick(reference)
+        outputs.append(tick(reference).stdout)
+        wait_close_settled(ref_config)
         if NightPaths(ref_config, NIGHT).night_finished.exists():
             break
-        wait_settled(ref_config, timeout=120)
-    assert NightPaths(ref_config, NIGHT).night_finished.exists()
+    assert NightPaths(ref_config, NIGHT).night_finished.exists(), "\n".join(outputs)
     expected = product_digests(ref_config)
     moves_total = len(read_json_lines(NightPaths(ref_config, NIGHT).close.moves_record))
     assert moves_total > 30
@@ -98,7 +118,7 @@ def test_close_killed_mid_move_resumes_under_cron(tmp_path: Path) -> None:
             time.sleep(0.01)
         killed_mid_move += not paths.night_finished.exists()
         for _ in range(6):  # cron ticks
-            wait_settled(config, timeout=120)
+            wait_close_settled(config)
             if paths.night_finished.exists():
                 break
             result = tick(base)
