@@ -18,7 +18,7 @@ from osa_core.executors.api import Executor, SubmitRequest
 from osa_core.faults import fault_point
 from osa_core.frozen_config import freeze
 from osa_core.fsio import ensure_dir, write_text_atomic
-from osa_core.intents import Cancel, Decision, EndLost, PlannedJob, Record, Release
+from osa_core.intents import Cancel, Decision, EndLost, PlannedJob, Record, Release, WriteFlag
 from osa_core.jobs import JobSpec, job_spec, render_script, write_scripts
 from osa_core.journal import Journal
 from osa_core.snapshot import NightSnapshot
@@ -80,6 +80,11 @@ def act(snapshot: NightSnapshot, executor: Executor, decision: Decision) -> Acte
                     reason="held by the scheduler after a launch failure",
                 )
                 done.released += released
+        elif isinstance(intent, WriteFlag):
+            ensure_dir(intent.path.parent)
+            write_text_atomic(intent.path, intent.text)
+            journal.append(intent.action, path=str(intent.path), reason=intent.reason)
+            done.lines.append(f"wrote {intent.path}: {intent.reason}")
     return done
 
 

@@ -9,6 +9,7 @@ runs; the journal records each intent as it is carried out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from osa_core.config import JobResources
@@ -115,7 +116,17 @@ class Record:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-Intent = PlannedJob | Cancel | EndLost | Release | Record
+@dataclass(frozen=True)
+class WriteFlag:
+    """A flag file the site reads (``GainSelFinished``), written once, and journaled."""
+
+    path: Path
+    text: str
+    action: str  # the journal record that says it was written, and why
+    reason: str
+
+
+Intent = PlannedJob | Cancel | EndLost | Release | Record | WriteFlag
 
 
 @dataclass

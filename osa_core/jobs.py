@@ -265,7 +265,7 @@ def write_scripts(config: Config, plan: Plan) -> list[JobSpec]:
     config_file, _ = freeze(config, paths.state_dir)
     specs = []
     for sequence in plan.sequences:
-        if not sequence.needs_job:
+        if not sequence.needs_job or not sequence.subruns:  # a run awaited: no files yet
             continue
         for kind in job_kinds(plan, sequence):
             spec = job_spec(config, plan, sequence, kind, config_file)

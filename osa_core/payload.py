@@ -271,6 +271,8 @@ def run_steps(config: Config, context: StepSource, steps: tuple[str, ...], histo
                 absent = [p for p in plan.outputs if not p.exists()]
                 if absent:
                     rc, note = MISSING_OUTPUT_RC, f"tool succeeded but {absent[0].name} is missing"
+                elif plan.notice is not None:
+                    note = plan.notice()
             elif rc < 0:
                 note = f"killed by signal {-rc}"
             else:

@@ -43,6 +43,9 @@ class Sequence:
     drs4_run: int | None = None
     mismatch: bool = False
     needs_job: bool = True
+    #: declared by the RunSummary, not on disk (yet): they hold the run's calibration and
+    #: the close until they land or an operator gives them up (never silently forgotten)
+    awaited: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
@@ -74,6 +77,7 @@ class Sequence:
             "drs4_run": self.drs4_run,
             "mismatch": self.mismatch,
             "needs_job": self.needs_job,
+            "awaited": list(self.awaited),
             "job_name": self.job_name,
         }
 
@@ -114,7 +118,13 @@ class Plan:
 
     @property
     def data_sequences(self) -> tuple[Sequence, ...]:
-        return tuple(s for s in self.sequences if s.kind == DATA)
+        """The data runs with files on disk: what jobs, merges and the close work on."""
+        return tuple(s for s in self.sequences if s.kind == DATA and s.subruns)
+
+    @property
+    def awaited_runs(self) -> tuple[Sequence, ...]:
+        """Data runs the RunSummary declares and whose files are not on disk yet."""
+        return tuple(s for s in self.sequences if s.kind == DATA and not s.subruns)
 
     @property
     def calibration_sequence(self) -> Sequence | None:
@@ -227,7 +237,8 @@ def plan_night(
             if not used:
                 excluded.append(Excluded(run.run, run.run_type, exclusion_reason(run.run_type)))
             continue
-        if not run.disk_subruns:
+        awaited = tuple(i for i in range(run.declared_subruns) if i not in run.disk_subruns)
+        if not run.disk_subruns and not awaited:
             excluded.append(Excluded(run.run, run.run_type, "no R0 files on disk"))
             continue
         source = run.source
@@ -245,6 +256,7 @@ def plan_night(
                 source_dec=source.dec if source else None,
                 mismatch=run.subrun_mismatch,
                 drs4_run=calibration.drs4_run if calibration else None,
+                awaited=awaited,
             )
         )
     return Plan(

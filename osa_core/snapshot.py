@@ -28,6 +28,7 @@ from osa_core.frozen_config import frozen_text
 from osa_core.fsio import write_json_atomic
 from osa_core.history import HistorySummary, read_history, summarize
 from osa_core.journal import Journal, JournalView, journal_problem
+from osa_core.night.observation import observation_end
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan
 from osa_core.run_calibration import RunCalibration, read_record
@@ -417,6 +418,10 @@ def observe(
         config_sha=frozen_text(config)[1],
         warnings=(problem,) if problem else (),
         absent_since=absent_since,
+        observation=observation_end(
+            config, plan.night, dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        ),
+        declared_since=_declared_since(paths, plan),
     )
     return NightSnapshot(
         config=config,
@@ -434,6 +439,17 @@ def observe(
         now=now,
         journal_problem=problem,
     )
+
+
+def _declared_since(paths: NightPaths, plan: Plan) -> dt.datetime | None:
+    """When the RunSummary declaring awaited subruns was written (None: none awaited)."""
+    if not any(s.awaited for s in plan.sequences):
+        return None
+    try:
+        mtime = paths.run_summary.stat().st_mtime
+    except OSError:
+        return None
+    return dt.datetime.fromtimestamp(mtime, dt.timezone.utc)
 
 
 def _scheduler_message(result: QueryResult) -> str:

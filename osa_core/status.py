@@ -20,9 +20,15 @@ from osa_core.executors.api import TaskState
 from osa_core.history import HistorySummary, summarize
 from osa_core.jobs import compact_ranges as compact
 from osa_core.journal import JournalView, Submission
+from osa_core.night.observation import ObservationEnd
 from osa_core.plan import Plan, Sequence
 from osa_core.run_calibration import RunCalibration
-from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS, RUN_CALIBRATION_STEPS
+from osa_core.steps import (
+    CALIBRATION_STEPS,
+    DATA_STEPS,
+    GAIN_SELECTION_STEPS,
+    RUN_CALIBRATION_STEPS,
+)
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, FINISHED_STATES, JobKind, State
 
 #: A submitted job the scheduler does not show is LOST only once THIS host has seen it
@@ -102,6 +108,7 @@ class NightStatus:
     stale_since: dt.datetime | None = None
     closed: bool = False
     warnings: list[str] = field(default_factory=list)
+    observation: ObservationEnd | None = None  # None: not asked (observation over)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -164,6 +171,7 @@ class NightStatus:
             "as_of": self.as_of.isoformat(),
             "stale_since": self.stale_since.isoformat() if self.stale_since else None,
             "closed": self.closed,
+            "observation": self.observation.to_dict() if self.observation else None,
             "totals": self.totals,
             "all_finished": self.all_finished,
             "sequences": [seq_dict(s) for s in self.sequences],
@@ -310,6 +318,10 @@ def aggregate_state(subruns: list[SubrunStatus]) -> State:
         return State.PENDING
     if counts[State.NOT_SUBMITTED] == len(subruns):
         return State.NOT_SUBMITTED
+    if counts[State.AWAITED] and (
+        counts[State.AWAITED] + counts[State.COMPLETED] + counts[State.GIVEN_UP] == len(subruns)
+    ):
+        return State.AWAITED
     if counts[State.WAITING] and not any(s.is_failed for s in subruns):
         return State.WAITING
     if any(s.is_failed for s in subruns):
@@ -379,6 +391,10 @@ class Evidence:
     #: (submission token, array index) -> when this host first saw that task absent from a
     #: complete scheduler answer (or its id taken by another job), on the clock of ``now``
     absent_since: Mapping[tuple[str, int | None], dt.datetime] = field(default_factory=dict)
+    #: is the observation over (``osa_core.night.observation``); None: not asked
+    observation: ObservationEnd | None = None
+    #: when the RunSummary that declares the awaited subruns was last written
+    declared_since: dt.datetime | None = None
 
 
 def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
@@ -388,9 +404,11 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         if sequence.kind == JobKind.CALIBRATION:
             sequences.append(_single_job_sequence(sequence, evidence, JobKind.CALIBRATION))
         elif plan.per_run:
-            sequences.append(_phased_sequence(sequence, evidence))
+            sequences.append(_phased_sequence(sequence, evidence, plan.gain_selection))
         else:
-            sequences.append(_single_job_sequence(sequence, evidence, JobKind.DATA))
+            sequences.append(
+                _single_job_sequence(sequence, evidence, JobKind.DATA, plan.gain_selection)
+            )
     return NightStatus(
         night=plan.night,
         plan=plan,
@@ -401,8 +419,31 @@ def build_status(config: Config, plan: Plan, evidence: Evidence) -> NightStatus:
         as_of=evidence.as_of,
         stale_since=evidence.stale_since if not evidence.scheduler_ok else None,
         closed=evidence.closed,
-        warnings=[*config_warnings(evidence), *evidence.warnings],
+        warnings=[
+            *config_warnings(evidence),
+            *evidence.warnings,
+            *gain_selection_warnings(plan, evidence),
+        ],
+        observation=evidence.observation,
     )
+
+
+def gain_selection_warnings(plan: Plan, evidence: Evidence) -> list[str]:
+    """The gain selection's warnings (from its logs, recorded as the step's note), per run
+    and warning: lstosa scans the logs for them; here they reach the status at once."""
+    if not plan.gain_selection:
+        return []
+    found: dict[tuple[int, str], list[int]] = {}
+    for sequence in plan.data_sequences:
+        for index in sequence.subruns:
+            history = evidence.histories.get((sequence.run, index))
+            note = history.last_note_of.get(GAIN_SELECTION_STEPS[0], "") if history else ""
+            if note.startswith("warning:"):
+                found.setdefault((sequence.run, note), []).append(index)
+    return [
+        f"run {run:05d}: gain selection {note} (subrun(s) {compact(indices)})"
+        for (run, note), indices in sorted(found.items())
+    ]
 
 
 def config_warnings(evidence: Evidence) -> list[str]:
@@ -470,38 +511,86 @@ class _Jobs:
         return status
 
 
-def _single_job_sequence(sequence: Sequence, evidence: Evidence, kind: JobKind) -> SequenceStatus:
-    """The calibration, or a run whose subruns each run every step in one job (fixed)."""
+def _single_job_sequence(
+    sequence: Sequence, evidence: Evidence, kind: JobKind, gain_selection: bool = False
+) -> SequenceStatus:
+    """The calibration, or a run whose subruns each run every step in one job (fixed),
+    after their gain selection when the night needs one."""
     jobs = _Jobs(evidence, sequence.run, (kind,))
+    gainsel = _Jobs(evidence, sequence.run, (JobKind.GAIN_SELECTION,)) if gain_selection else None
     view = evidence.journal
-    states = [
-        jobs.state(
-            sequence,
-            index,
-            evidence.histories.get((sequence.run, index), _EMPTY_HISTORY),
-            (sequence.run, index) in view.given_up,
-        )
-        for index in sequence.subruns
-    ]
+    states = []
+    for index in sequence.subruns:
+        history = evidence.histories.get((sequence.run, index), _EMPTY_HISTORY)
+        given_up = (sequence.run, index) in view.given_up
+        selecting = gain_selection_state(gainsel, sequence, index, history, given_up)
+        states.append(selecting or jobs.state(sequence, index, history, given_up))
     if sequence.kind == JobKind.CALIBRATION and not sequence.needs_job:
         for s in states:
             s.state, s.reason = State.COMPLETED, "calibration products already exist"
+    states += awaited_states(sequence, evidence)
     return _sequence_status(sequence, states, view.for_run(sequence.run), evidence)
 
 
-def _phased_sequence(sequence: Sequence, evidence: Evidence) -> SequenceStatus:
+def gain_selection_state(
+    gainsel: _Jobs | None,
+    sequence: Sequence,
+    index: int,
+    history: HistorySummary,
+    given_up: bool,
+) -> SubrunStatus | None:
+    """The subrun's state while it is in its gain selection (R0 → R0G), or None once that
+    is done (or the night needs none). Its analysis is submitted by the first tick after:
+    no scheduler dependency, so one subrun's failed gain selection holds that subrun (and
+    the run's calibration, which samples the whole run), never a whole array of others."""
+    if gainsel is None or GAIN_SELECTION_STEPS[0] in history.done:
+        return None
+    return gainsel.state(sequence, index, history, given_up, GAIN_SELECTION_STEPS)
+
+
+def awaited_states(sequence: Sequence, evidence: Evidence) -> list[SubrunStatus]:
+    """The subruns the RunSummary declares and the disk lacks: AWAITED (since the
+    RunSummary said so), or GIVEN_UP once an operator decided they will not come."""
+    since = (
+        f" (declared by the RunSummary of {evidence.declared_since:%Y-%m-%d %H:%M} UTC)"
+        if evidence.declared_since
+        else ""
+    )
+    states = []
+    for index in sequence.awaited:
+        if (sequence.run, index) in evidence.journal.given_up:
+            states.append(
+                SubrunStatus(sequence.run, index, State.GIVEN_UP, reason="given up: not on disk")
+            )
+        else:
+            states.append(
+                SubrunStatus(
+                    sequence.run, index, State.AWAITED, reason="files not on disk yet" + since
+                )
+            )
+    return states
+
+
+def _phased_sequence(
+    sequence: Sequence, evidence: Evidence, gain_selection: bool = False
+) -> SequenceStatus:
     """A run of the per-run workflow: DL1a per subrun, the run's calibration, DL1b per
     subrun. Each subrun is in the phase its history says; a subrun whose DL1a is done
     waits on the run's calibration until its DL1b job exists."""
     view, run = evidence.journal, sequence.run
     dl1a = _Jobs(evidence, run, (JobKind.DL1A,))
     dl1b = _Jobs(evidence, run, (JobKind.DL1B,))
+    gainsel = _Jobs(evidence, run, (JobKind.GAIN_SELECTION,)) if gain_selection else None
     histories = {i: evidence.histories.get((run, i), _EMPTY_HISTORY) for i in sequence.subruns}
     given_up = {i for i in sequence.subruns if (run, i) in view.given_up}
     runcal = run_calibration_state(sequence, evidence, histories, given_up)
     states = []
     for index in sequence.subruns:
         history = histories[index]
+        selecting = gain_selection_state(gainsel, sequence, index, history, index in given_up)
+        if selecting is not None:
+            states.append(selecting)
+            continue
         if "r0_to_dl1" not in history.done:
             states.append(dl1a.state(sequence, index, history, index in given_up))
             continue
@@ -523,6 +612,7 @@ def _phased_sequence(sequence: Sequence, evidence: Evidence) -> SequenceStatus:
         if submission is None and state.state == State.NOT_SUBMITTED:
             state.state, state.reason = State.WAITING, "DL1b not submitted yet"
         states.append(state)
+    states += awaited_states(sequence, evidence)
     status = _sequence_status(sequence, states, view.for_run(run), evidence)
     status.run_calibration = runcal
     status.waiting = _what_keeps_waiting(states, runcal)
@@ -596,19 +686,38 @@ def _dl1a_blockers(
     """Subruns whose DL1a failed and that nobody resubmitted or gave up: they hold the run's
     calibration (it samples the whole run)."""
     dl1a = _Jobs(evidence, sequence.run, (JobKind.DL1A,))
-    failed = []
+    gainsel = _Jobs(evidence, sequence.run, (JobKind.GAIN_SELECTION,))
+    failed, selection_failed = [], []
     for index in sequence.subruns:
         if index in given_up or "r0_to_dl1" in histories[index].done:
+            continue
+        if gainsel.submissions and GAIN_SELECTION_STEPS[0] not in histories[index].done:
+            selecting = gainsel.state(
+                sequence, index, histories[index], False, GAIN_SELECTION_STEPS
+            )
+            if selecting.is_failed:
+                selection_failed.append(index)
             continue
         state = dl1a.state(sequence, index, histories[index], False)
         if state.is_failed:
             failed.append(index)
-    if not failed:
-        return ""
-    return (
-        f"held: subrun(s) {compact(failed)} failed in r0_to_dl1 "
-        "(resubmit them, or give them up to calibrate the run without them)"
-    )
+    awaited = [i for i in sequence.awaited if (sequence.run, i) not in evidence.journal.given_up]
+    if selection_failed:
+        return (
+            f"held: subrun(s) {compact(selection_failed)} failed in gain selection "
+            "(resubmit them, or give them up to calibrate the run without them)"
+        )
+    if failed:
+        return (
+            f"held: subrun(s) {compact(failed)} failed in r0_to_dl1 "
+            "(resubmit them, or give them up to calibrate the run without them)"
+        )
+    if awaited:
+        return (
+            f"held: subrun(s) {compact(awaited)} declared by the RunSummary, not on disk yet "
+            "(the run is calibrated once they land, or once an operator gives them up)"
+        )
+    return ""
 
 
 def cancelled_by_dependency(

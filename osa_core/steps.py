@@ -15,6 +15,7 @@ import string
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -242,6 +243,9 @@ class StepPlan:
     #: keep what a tolerated failure wrote (a data-quality file written before a plotting
     #: crash is still the night's); otherwise partial outputs are removed
     keep_partial: bool = False
+    #: after a success, what the shifter should know that the exit code does not say (a
+    #: warning in the tool's log), recorded as the step's note; "" when nothing
+    notice: Callable[[], str] | None = None
 
     @classmethod
     def skipped(cls, name: str, reason: str) -> StepPlan:
@@ -453,7 +457,30 @@ class SubrunContext:
             outputs=outputs,
             config_file=config_file,
             create_output_dirs=name not in CALIBRATION_STEPS,
+            notice=(
+                partial(gain_selection_notice, Path(str(values["gain_selection_log"])))
+                if name == "r0_to_r0g"
+                else None
+            ),
         )
+
+
+#: What lstosa looks for in lstchain_r0_to_r0g's logs: flat-field-like events the DAQ did
+#: not tag as such are gain-selected as if they were showers (a DAQ trigger problem).
+GAIN_SELECTION_WARNINGS = ("FlatField(FF)-like events are not tagged as FF",)
+
+
+def gain_selection_notice(log_file: Path) -> str:
+    """The gain selection's warnings worth a shifter's eye, from the tool's log."""
+    try:
+        with log_file.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                for warning in GAIN_SELECTION_WARNINGS:
+                    if warning in line:
+                        return f"warning: {warning}"
+    except OSError:
+        return ""
+    return ""
 
 
 def r0_input(paths: NightPaths, run: int, subrun: int) -> Path:

@@ -53,6 +53,12 @@ def fake_steps(fail: dict[str, str] | None = None, extra_args: dict[str, str] | 
     fail = fail or {}
     extra_args = extra_args or {}
     outputs = {
+        # the real tool's arguments: it writes every stream of the subrun, and its log
+        "r0_to_r0g": [
+            "--R0-file={r0_raw_file}",
+            "--output-dir={r0g_dir}",
+            "--log={gain_selection_log}",
+        ],
         "drs4_baseline": ["{drs4_file}"],
         "calibration": ["{calib_file}"],
         "r0_to_dl1": ["{dl1a_file}", "{muons_file}"],

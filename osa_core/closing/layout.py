@@ -3,12 +3,14 @@ staging folders of links its merge tools read. (Where things are: ``osa_core.pat
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from osa_core.config import Config
 from osa_core.history import read_history, summarize
 from osa_core.jobs import compact_ranges
 from osa_core.journal import Journal
+from osa_core.night.observation import observation_end
 from osa_core.paths import CloseLayout, NightPaths, datacheck_name, dl1_name, muons_name
 from osa_core.plan import Plan
 from osa_core.status import Readiness
@@ -55,7 +57,7 @@ def stage_run_inputs(layout: CloseLayout, run: int, subruns: list[int]) -> None:
             link.symlink_to(target)
 
 
-def disk_readiness(config: Config, plan: Plan) -> Readiness:
+def disk_readiness(config: Config, plan: Plan, now: dt.datetime | None = None) -> Readiness:
     """Readiness from the files alone (histories, journal, calibration products): what a
     close job checks when it starts, without asking the scheduler anything."""
     paths = NightPaths(config, plan.night)
@@ -71,10 +73,14 @@ def disk_readiness(config: Config, plan: Plan) -> Readiness:
             and cal.calibration_file(calibration.pedcal_run, calibration.filters).exists()
         ):
             missing.append("calibration products are not there yet")
-    for sequence in plan.data_sequences:
+    ended = observation_end(config, plan.night, now or dt.datetime.now(dt.timezone.utc))
+    if not ended.over:
+        missing.insert(0, ended.summary())
+    for sequence in (*plan.data_sequences, *plan.awaited_runs):
         done = set(completed_subruns(paths, sequence.run, sequence.subruns))
-        gave = [s for s in sequence.subruns if (sequence.run, s) in view.given_up]
-        left = [s for s in sequence.subruns if s not in done and s not in gave]
+        every = (*sequence.subruns, *sequence.awaited)
+        gave = [s for s in every if (sequence.run, s) in view.given_up]
+        left = [s for s in every if s not in done and s not in gave]
         if gave:
             given_up.append(f"run {sequence.run:05d}: subruns {compact_ranges(gave)} given up")
         if left:

@@ -64,8 +64,13 @@ def close_chain(
 def armed_close(
     snapshot: NightSnapshot, after: list[Dependency], first_position: int
 ) -> list[PlannedJob]:
-    """The close to arm after these jobs, or none (a night with problems or closed)."""
+    """The close to arm after these jobs, or none: a night with problems, closed, or still
+    observing (an armed close would only start to say "not yet"; a tick closes it once the
+    observation is over)."""
+    observation = snapshot.status.observation
     if snapshot.plan.problems or snapshot.status.closed:
+        return []
+    if observation is not None and not observation.over:
         return []
     return close_chain(
         snapshot, after=after, force=False, purpose="armed close", first_position=first_position

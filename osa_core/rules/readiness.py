@@ -1,7 +1,9 @@
 """Can the night be closed? A structured answer that says exactly what is missing.
 
-Closable when the scheduler answers, the calibration is done, and every data subrun is
-COMPLETED or explicitly given up by an operator (journal, with a reason). lstosa's closer
+Closable when the observation is over (``[night] end_of_observation``), the scheduler
+answers, the calibration is done, and every data subrun (those the RunSummary declares and
+the disk still lacks included: AWAITED) is COMPLETED or explicitly given up by an operator
+(journal, with a reason). lstosa's closer
 scraped its own printed table for this and blocked forever on any old failed job; here an
 operator decision (give up) unblocks it, and an override closes what is there.
 """
@@ -20,6 +22,8 @@ def readiness(status: NightStatus) -> Readiness:
         missing.append(f"scheduler unreachable ({status.scheduler_message})")
     if status.plan.problems:
         missing.extend(status.plan.problems)
+    if status.observation is not None and not status.observation.over:
+        missing.insert(0, status.observation.summary())
     for seq in status.sequences:
         kind = "calibration" if seq.sequence.kind == JobKind.CALIBRATION else "run"
         label = f"{kind} {seq.sequence.run:05d}"

@@ -97,33 +97,56 @@ def decide_submission(snapshot: NightSnapshot, *, arm: bool = True) -> Decision:
     cap = config.slurm.max_pending_jobs
     kind = first_phase(plan.per_run)
     for seq in status.data:
-        new = tuple(s.subrun for s in seq.subruns if s.state == State.NOT_SUBMITTED)
-        if not new:
-            decision.skipped.append((seq.sequence.run, f"already submitted ({seq.state})"))
-            continue
-        if blocked:
-            decision.skipped.append((seq.sequence.run, blocked))
-            continue
-        size = len(new) * (2 if plan.per_run else 1)  # per run: a DL1B task follows each
-        if pending and pending + size > cap:
-            decision.skipped.append(
-                (seq.sequence.run, f"pending-job cap ({pending} pending, cap {cap}): next tick")
-            )
-            continue
-        pending += size
-        late = len(new) < len(seq.subruns)
-        decision.intents.append(
-            PlannedJob(
-                run=seq.sequence.run,
-                kind=kind,
-                indices=new,
-                resources=config.slurm.data,
-                dependencies=deps,
-                attempt=1,
-                purpose="submit",
-                reason="subruns that appeared after the run was submitted" if late else "",
-            )
+        # never submitted: the gain selection of new subruns (it needs no calibration),
+        # and the analysis of subruns whose R0 is ready (gain-selected when it must be)
+        selection = tuple(
+            s.subrun
+            for s in seq.subruns
+            if s.state == State.NOT_SUBMITTED and s.phase == JobKind.GAIN_SELECTION
         )
+        new = tuple(
+            s.subrun
+            for s in seq.subruns
+            if s.state == State.NOT_SUBMITTED and s.phase != JobKind.GAIN_SELECTION
+        )
+        if not new and not selection:
+            why = (
+                "its files are not on disk yet"
+                if seq.state == State.AWAITED
+                else f"already submitted ({seq.state})"
+            )
+            decision.skipped.append((seq.sequence.run, why))
+            continue
+        earlier = {sub.kind for sub in snapshot.journal.for_run(seq.sequence.run)}
+        wanted: list[tuple[JobKind, tuple[int, ...], int, tuple[Dependency, ...]]] = []
+        if selection:
+            wanted.append((JobKind.GAIN_SELECTION, selection, len(selection), ()))
+        if new and blocked:
+            decision.skipped.append((seq.sequence.run, blocked))
+        elif new:
+            size = len(new) * (2 if plan.per_run else 1)  # per run: a DL1B task follows each
+            wanted.append((kind, new, size, deps))
+        for job_kind, indices, size, after in wanted:
+            if pending and pending + size > cap:
+                decision.skipped.append(
+                    (seq.sequence.run, f"pending-job cap ({pending} pending, cap {cap}): next tick")
+                )
+                break
+            pending += size
+            decision.intents.append(
+                PlannedJob(
+                    run=seq.sequence.run,
+                    kind=job_kind,
+                    indices=indices,
+                    resources=config.slurm.data,
+                    dependencies=after,
+                    attempt=1,
+                    purpose="submit",
+                    reason="subruns that appeared after the run was submitted"
+                    if job_kind in earlier
+                    else "",
+                )
+            )
     chain_phases(snapshot, decision)
     if arm:
         arm_close(snapshot, decision)

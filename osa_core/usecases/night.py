@@ -107,7 +107,8 @@ def give_up(config: Config, plan: Plan, run: int, indices: list[int], reason: st
     if not reason.strip():
         raise InputError("give up needs a reason (it is recorded in the journal)")
     sequence = plan.sequence_for_run(run)
-    unknown = sorted(set(indices) - set(sequence.subruns))
+    # the awaited ones too: subruns the RunSummary declares that will never land
+    unknown = sorted(set(indices) - set(sequence.subruns) - set(sequence.awaited))
     if unknown:
         raise InputError(f"run {run} has no subrun(s) {unknown}")
     paths = NightPaths(config, plan.night)

@@ -26,6 +26,7 @@ from osa_core.intents import Decision, EndLost
 from osa_core.locking import night_lock
 from osa_core.paths import NightPaths
 from osa_core.plan import Plan, build_plan
+from osa_core.rules.gain_selection import decide_gain_selection_flag
 from osa_core.rules.lost_ends import leftovers
 from osa_core.rules.readiness import readiness
 from osa_core.rules.submission import arm_close, decide_resubmission, decide_submission
@@ -174,7 +175,12 @@ def _progress(
     retry = decide_resubmission(snapshot, automatic=True, arm=False)
     decision.extend(retry)
     arm_close(snapshot, decision)
+    flag = decide_gain_selection_flag(snapshot)
+    if flag is not None:
+        decision.intents.append(flag)
     acted = act(snapshot, executor, decision) if decision.intents else None
+    for line in acted.lines if acted else []:
+        report.log(line)
     submitted_jobs = acted.jobs if acted else []
     for job in submitted_jobs:
         if job.purpose == "submit":

@@ -42,9 +42,17 @@ def main() -> int:
         help="a file or folder read: its content goes into the outputs, so a product made "
         "from other (or partial) inputs differs, as a real tool's would",
     )
+    parser.add_argument("--R0-file", dest="r0_file", type=Path, help="r0_to_r0g: stream 1")
+    parser.add_argument("--output-dir", type=Path, help="r0_to_r0g: the R0G folder")
+    parser.add_argument("--log", type=Path, help="r0_to_r0g: the tool's log")
+    parser.add_argument(
+        "--ff-warning-subruns", default="", help="r0_to_r0g: log lstosa's FF warning"
+    )
     args = parser.parse_args()
     if args.step == "tailcuts":
         return tailcuts(args)
+    if args.step == "r0_to_r0g":
+        return gain_selection(args)
     fail = {int(x) for x in args.fail_subruns.split(",") if x}
     if args.run in {int(x) for x in args.fail_runs.split(",") if x}:
         fail.add(args.subrun)
@@ -83,6 +91,33 @@ def digest(inputs: list[Path]) -> str:
             except OSError:
                 sha.update(b"<missing>")
     return sha.hexdigest()[:16]
+
+
+def gain_selection(args: argparse.Namespace) -> int:
+    """Like lstchain_r0_to_r0g: every stream of the subrun of --R0-file, gain-selected into
+    --output-dir (here: copied with a mark), and a log; fails for --fail-subruns."""
+    r0 = args.r0_file
+    if not r0.exists():
+        print(f"r0_to_r0g: {r0} not found", file=sys.stderr)
+        return 1
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    warn = args.subrun in {int(x) for x in args.ff_warning_subruns.split(",") if x}
+    lines = ["r0_to_r0g: gain selection\n"]
+    if warn:
+        lines.append("WARNING: 3 FlatField(FF)-like events are not tagged as FF\n")
+    args.log.write_text("".join(lines))
+    failing = args.fail_file is not None and args.fail_file.exists()
+    if failing or args.subrun in {int(x) for x in args.fail_subruns.split(",") if x}:
+        print(f"r0_to_r0g: failing on purpose for subrun {args.subrun}", file=sys.stderr)
+        return args.rc
+    time.sleep(args.sleep)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    stem = r0.name.split(".", 2)[2]  # RunNNNNN.SSSS.fits.fz
+    for stream in sorted(r0.parent.glob(f"LST-1.*.{stem}")):
+        target = args.output_dir / stream.name
+        target.write_bytes(b"R0G " + stream.read_bytes())
+    print(f"r0_to_r0g: ok subrun {args.subrun}")
+    return 0
 
 
 def tailcuts(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from osa_core.plan import build_plan
 from osa_core.usecases.close import close_night
 from osa_core.usecases.night import give_up, submit_night
 from tests.conftest import NIGHT, fake_steps, write_config
+from tests.helpers.night_copy import copy_night
 from tests.integration.test_executors import wait_settled
 
 
@@ -251,7 +252,7 @@ def _run_night(base: Path, fault_after: int | None, trace: Path | None = None) -
 def test_closer_killed_at_many_points_completes_identically(tmp_path: Path) -> None:
     _, pristine = _close_runs_then_snapshot(tmp_path)
     reference = tmp_path / "reference"
-    shutil.copytree(pristine, reference, symlinks=True)
+    copy_night(pristine, reference)
     assert _run_night(reference, None) == 0
     expected = product_digests(load_config(reference / "osa.toml"))
     assert len(expected) > 30
@@ -259,7 +260,7 @@ def test_closer_killed_at_many_points_completes_identically(tmp_path: Path) -> N
     points = list(range(1, 26)) + list(range(26, 200, 9))
     for point in points:
         trial = tmp_path / f"trial-{point}"
-        shutil.copytree(pristine, trial, symlinks=True)
+        copy_night(pristine, trial)
         trace = tmp_path / "trace.txt"
         rc = _run_night(trial, point, trace)
         trials += 1

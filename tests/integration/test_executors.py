@@ -40,13 +40,6 @@ def make_night(
     return load_config(write_config(base, steps + "\n" + extra, kind=kind))
 
 
-@pytest.fixture(params=["local", pytest.param("slurm", marks=pytest.mark.slurm)])
-def kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "slurm":
-        request.getfixturevalue("slurm_cluster")
-    return request.param
-
-
 def wait_settled(config: Config, timeout: float = 60) -> NightStatus:
     """Poll the status until nothing is queued or running."""
     plan = build_plan(config, NIGHT)

@@ -30,6 +30,7 @@ from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, fake_steps, write_config
+from tests.helpers.night_copy import copy_night
 from tests.integration.test_executors import wait_settled
 from tests.slow.test_reliability import product_digests, tick
 
@@ -87,7 +88,7 @@ def test_close_killed_mid_move_resumes_under_cron(tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     processed_night(pristine)
     reference = tmp_path / "reference"
-    shutil.copytree(pristine, reference, symlinks=True)
+    copy_night(pristine, reference)
     ref_config = load_config(reference / "osa.toml")
     outputs = []
     for _ in range(4):
@@ -102,7 +103,7 @@ def test_close_killed_mid_move_resumes_under_cron(tmp_path: Path) -> None:
     killed_mid_move = 0
     for trial in range(TRIALS):
         base = tmp_path / f"trial-{trial}"
-        shutil.copytree(pristine, base, symlinks=True)
+        copy_night(pristine, base)
         config = load_config(base / "osa.toml")
         paths = NightPaths(config, NIGHT)
         at = rng.randrange(1, moves_total - 1)

@@ -25,6 +25,7 @@ from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
 from osa_core.usecases.night import resubmit_failed, submit_night
 from tests.conftest import NIGHT, fake_steps, write_config
+from tests.helpers.night_copy import copy_night
 from tests.integration.test_closing import product_digests as all_digests
 from tests.integration.test_closing import wait_finished
 from tests.integration.test_executors import wait_settled
@@ -78,7 +79,7 @@ def test_batch_tick_killed_at_random_points(tmp_path: Path) -> None:
     pristine.mkdir()
     night(pristine)
     reference = tmp_path / "reference"
-    shutil.copytree(pristine, reference)
+    copy_night(pristine, reference)
     assert tick(reference).returncode == 0
     ref_config = load_config(reference / "osa.toml")
     assert wait_finished(ref_config, timeout=60)
@@ -89,7 +90,7 @@ def test_batch_tick_killed_at_random_points(tmp_path: Path) -> None:
     trials = killed = 0
     for trial, point in enumerate(plan_points + [None] * len(timed)):
         base = tmp_path / f"trial-{trial}"
-        shutil.copytree(pristine, base)
+        copy_night(pristine, base)
         if point is not None:
             result = tick(base, fault_after=point)
             was_killed = result.returncode == -9

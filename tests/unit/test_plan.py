@@ -84,7 +84,9 @@ def test_existing_calibration_products_need_no_job(config: Config) -> None:
     assert not plan.sequences[0].needs_job
 
 
-def test_data_run_without_files_is_excluded(tmp_path: Path) -> None:
+def test_data_run_declared_without_files_is_awaited_not_excluded(tmp_path: Path) -> None:
+    """A run the RunSummary declares whose files have not landed is awaited: excluding it
+    (as before issue 15) let a night close without a run that landed later."""
     generate_night(
         tmp_path,
         NightSpec(
@@ -94,7 +96,23 @@ def test_data_run_without_files_is_excluded(tmp_path: Path) -> None:
         ),
     )
     plan = build_plan(load_config(write_config(tmp_path)), NIGHT)
-    assert [e.reason for e in plan.excluded if e.run == 2100] == ["no R0 files on disk"]
+    assert not [e for e in plan.excluded if e.run == 2100]
+    assert [(s.run, s.awaited) for s in plan.awaited_runs] == [(2100, (0, 1, 2))]
+    assert 2100 not in [s.run for s in plan.data_sequences]  # no job, no merge for it yet
+
+
+def test_subruns_declared_but_not_on_disk_are_awaited(tmp_path: Path) -> None:
+    generate_night(
+        tmp_path,
+        NightSpec(
+            night=NIGHT,
+            data_runs=0,
+            extra_runs=[GeneratedRun(2100, "DATA", 5, missing_on_disk=(1, 4))],
+        ),
+    )
+    plan = build_plan(load_config(write_config(tmp_path)), NIGHT)
+    sequence = plan.sequence_for_run(2100)
+    assert (sequence.subruns, sequence.awaited) == ((0, 2, 3), (1, 4))
 
 
 def test_plan_json_round_trip_fields(config: Config) -> None:
