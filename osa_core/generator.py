@@ -78,14 +78,57 @@ RUN_SUMMARY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class NightLayout:
+    """Where a generated night's inputs go under ``base``: the config's default ``[paths]``
+    (so a config with ``base`` pointing there finds them). With ``base = Path()`` the paths
+    are relative, which is what a schedule that writes nothing names."""
+
+    base: Path
+    night: dt.date
+
+    @property
+    def folder(self) -> str:
+        return night_folder(self.night)
+
+    @property
+    def r0_dir(self) -> Path:
+        return self.base / "R0" / self.folder
+
+    @property
+    def run_summary(self) -> Path:
+        return self.base / "monitoring/RunSummary" / f"RunSummary_{self.folder}.ecsv"
+
+    @property
+    def run_summary_complete(self) -> Path:
+        """The DAQ's end-of-observation signal, beside the RunSummary (as NightPaths)."""
+        return self.run_summary.with_suffix(".complete")
+
+    @property
+    def run_catalog(self) -> Path:
+        return self.base / "monitoring/RunCatalog" / f"RunCatalog_{self.folder}.ecsv"
+
+    @property
+    def drive_log(self) -> Path:
+        return self.base / "monitoring/DrivePositioning" / f"DrivePosition_log_{self.folder}.txt"
+
+
+def run_start(night: dt.date, index: int) -> dt.datetime:
+    """Start of the ``index``-th run (by run number) of a generated night: ~22 min per run
+    from 21:00 UTC. Shared so R0 content written for a run can carry its RunSummary time."""
+    start = dt.datetime.combine(night, dt.time(21, 0), tzinfo=dt.timezone.utc)
+    return start + dt.timedelta(minutes=22 * index)
+
+
 def write_run_summary(path: Path, night: dt.date, runs: Iterable[GeneratedRun]) -> None:
-    """A RunSummary with lstchain's columns; times advance ~22 min per run from 21:00 UTC."""
+    """A RunSummary with lstchain's columns; times advance ~22 min per run from 21:00 UTC
+    (a row depends on the run's rank among ``runs``: a prefix of a night by run number
+    gets the same rows as the whole night)."""
     from astropy.table import Table  # heavy (~0.4 s): only when a night is generated
 
-    start = dt.datetime.combine(night, dt.time(21, 0), tzinfo=dt.timezone.utc)
     rows = []
     for index, run in enumerate(sorted(runs, key=lambda r: r.run)):
-        ns = int((start + dt.timedelta(minutes=22 * index)).timestamp() * 1e9)
+        ns = int(run_start(night, index).timestamp() * 1e9)
         rows.append((run.run, run.subruns, run.run_type, ns, ns, ns, 132, 62, 412057, "ucts"))
     names = [name for name, _ in RUN_SUMMARY_COLUMNS]
     dtypes = [dtype for _, dtype in RUN_SUMMARY_COLUMNS]
@@ -143,15 +186,11 @@ def write_drive_log(path: Path, night: dt.date, hours: int = 10) -> None:
 
 def generate_night(base: Path, spec: NightSpec) -> list[GeneratedRun]:
     """Write a whole night under ``base`` in the standard layout; return its runs."""
-    folder = night_folder(spec.night)
+    layout = NightLayout(base, spec.night)
     runs = spec.runs()
-    write_run_summary(
-        base / "monitoring/RunSummary" / f"RunSummary_{folder}.ecsv", spec.night, runs
-    )
+    write_run_summary(layout.run_summary, spec.night, runs)
     if spec.with_catalog:
-        write_run_catalog(base / "monitoring/RunCatalog" / f"RunCatalog_{folder}.ecsv", runs)
-    touch_r0(base / "R0" / folder, runs, spec.streams)
-    write_drive_log(
-        base / "monitoring/DrivePositioning" / f"DrivePosition_log_{folder}.txt", spec.night
-    )
+        write_run_catalog(layout.run_catalog, runs)
+    touch_r0(layout.r0_dir, runs, spec.streams)
+    write_drive_log(layout.drive_log, spec.night)
     return runs
