@@ -346,6 +346,22 @@ class NightConfig:
         Expect('a time like "08:00"'),
         _doc("UTC time on the day after the night from which its observation is over"),
     ] = "08:00"
+    live: Annotated[
+        bool,
+        _doc(
+            "process while the telescope observes (`osa live`, docs/arrival.md): a run not "
+            "in the RunSummary yet but in the RunCatalog is a DATA run in progress, and a "
+            "subrun is ready once all its streams are there and the next subrun has begun "
+            "(or its run ended)"
+        ),
+    ] = False
+    live_poll_seconds: Annotated[
+        Positive,
+        _doc(
+            "`osa live` ticks on file events, and at least this often: a shared file "
+            "system (Lustre, NFS) shows other hosts' writes to no watcher"
+        ),
+    ] = 30.0
 
 
 @dataclass(frozen=True)

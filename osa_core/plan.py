@@ -237,7 +237,9 @@ def plan_night(
             if not used:
                 excluded.append(Excluded(run.run, run.run_type, exclusion_reason(run.run_type)))
             continue
-        awaited = tuple(i for i in range(run.declared_subruns) if i not in run.disk_subruns)
+        # declared and not on disk, or (live) on disk and still being written
+        declared = (i for i in range(run.declared_subruns) if i not in run.disk_subruns)
+        awaited = tuple(sorted({*declared, *run.writing}))
         if not run.disk_subruns and not awaited:
             excluded.append(Excluded(run.run, run.run_type, "no R0 files on disk"))
             continue

@@ -565,7 +565,10 @@ def awaited_states(sequence: Sequence, evidence: Evidence) -> list[SubrunStatus]
         else:
             states.append(
                 SubrunStatus(
-                    sequence.run, index, State.AWAITED, reason="files not on disk yet" + since
+                    sequence.run,
+                    index,
+                    State.AWAITED,
+                    reason="files not on disk yet, or being written" + since,
                 )
             )
     return states

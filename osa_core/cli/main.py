@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("osa_core.cli.demo", "build the demo night and process it end to end here"),
     "generate-night": ("osa_core.cli.generate", "write a synthetic night tree (tests, bench)"),
     "simulate-daq": ("osa_core.cli.simulate_daq", "write a night over time, as the DAQ does"),
+    "live": ("osa_core.cli.live", "process a night while it is observed: a tick per change"),
 }
 
 

@@ -22,7 +22,7 @@ from osa_core.night.r0scan import RunFiles, scan_r0
 from osa_core.night.runsummary import Source, read_run_catalog, read_run_summary
 from osa_core.paths import NightPaths
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: live reading (runs in progress, subruns being written)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class Run:
     source: Source | None = None
     run_start_ns: int | None = None
     line: int = 0
+    #: live reading only: not in the RunSummary yet (a DATA run of the RunCatalog whose
+    #: files are landing), and subruns on disk still being written (not ready)
+    in_progress: bool = False
+    writing: tuple[int, ...] = ()
 
     @property
     def subrun_mismatch(self) -> bool:
@@ -84,6 +88,7 @@ class Night:
                         "source": source,
                         "disk_subruns": tuple(item["disk_subruns"]),
                         "incomplete_subruns": tuple(item["incomplete_subruns"]),
+                        "writing": tuple(item.get("writing", ())),
                     }
                 )
             )
@@ -112,6 +117,7 @@ def night_fingerprint(paths: NightPaths) -> dict[str, Any]:
         "r0_dir": _fingerprint(paths.r0_dir),
         "streams": config.night.streams,
         "max_subruns": config.night.max_subruns,
+        "live": config.night.live,
     }
 
 
@@ -153,10 +159,62 @@ def read_night(paths: NightPaths) -> Night:
                 f"of the {config.night.streams} streams"
             )
     undeclared = sorted(set(disk) - {r.run for r in summary.runs})
+    if config.night.live:
+        runs, undeclared = _live_runs(runs, undeclared, disk, catalog, config.night.streams)
     if undeclared:
         shown = ", ".join(map(str, undeclared[:10]))
         warnings.append(f"R0 on disk for runs not in the RunSummary: {shown}")
     return Night(date=paths.night, runs=tuple(runs), warnings=tuple(warnings))
+
+
+def ready_subruns(files: RunFiles, streams: int, ended: bool) -> tuple[int, ...]:
+    """The subruns whose files are complete, while a run is being written.
+
+    A subrun is ready once all its streams are there and the next subrun of its run has
+    begun (the DAQ writes a run's subruns one after the other), or once its run ended (it
+    is in the RunSummary). Sizes and mtimes are not used: on Lustre another client's
+    attributes are cached and a writer may pause longer than any "stable for N s" window,
+    while "the next one was opened" is a fact of the DAQ's own order. The price is one
+    subrun of latency (seconds)."""
+    if ended:
+        return files.subruns
+    complete = [s for s in files.subruns if s not in files.incomplete]
+    begun = set(files.subruns)
+    return tuple(s for s in complete if s + 1 in begun)
+
+
+def _live_runs(
+    runs: list[Run],
+    undeclared: list[int],
+    disk: dict[int, RunFiles],
+    catalog: dict[int, Source],
+    streams: int,
+) -> tuple[list[Run], list[int]]:
+    """Live reading: a run on disk that the RunCatalog lists (a DATA run: the catalog
+    names its source) and the RunSummary does not yet is in progress; only its ready
+    subruns are processed, the others are being written. Runs neither lists stay
+    undeclared (their type is unknown)."""
+    in_progress = []
+    for number in undeclared:
+        if number not in catalog:
+            continue
+        files = disk[number]
+        ready = ready_subruns(files, streams, ended=False)
+        in_progress.append(
+            Run(
+                run=number,
+                run_type="DATA",
+                declared_subruns=0,
+                disk_subruns=ready,
+                incomplete_subruns=(),
+                source=catalog[number],
+                in_progress=True,
+                writing=tuple(s for s in files.subruns if s not in ready),
+            )
+        )
+    taken = {run.run for run in in_progress}
+    merged = sorted([*runs, *in_progress], key=lambda run: run.run)
+    return merged, [n for n in undeclared if n not in taken]
 
 
 def load_night(paths: NightPaths, *, use_cache: bool = True, write_cache: bool = True) -> Night:

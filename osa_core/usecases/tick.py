@@ -117,6 +117,10 @@ def _without_run_summary(paths: NightPaths, report: TickReport) -> TickReport:
             f"({paths.r0_dir}); nothing to do"
         )
         return report
+    if paths.config.night.live:
+        # live: the first runs of the night are landing; their rows come when they end
+        report.log(f"observing: {len(r0)} R0 file(s) landed, no run ended yet (no RunSummary)")
+        return report
     command = [
         "lstchain_create_run_summary",
         "-d",
