@@ -189,7 +189,7 @@ def _error(tmp_path: Path, text: str) -> str:
             '[paths]\nbase = "."\n[night]\nzzz = 1\n',
             "osa.toml:4: [night] zzz: unknown key (known: telescope, streams, "
             "calibration_lookback_nights, max_subruns, filter_wheels, workflow, "
-            "input_state, end_of_observation, morning_utc)",
+            "input_state, end_of_observation, morning_utc, live, live_poll_seconds)",
         ),
         # wrong types
         (
