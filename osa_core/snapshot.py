@@ -350,26 +350,36 @@ def observe(
     ask_scheduler: bool = True,
     clock: Callable[[], float] = time.time,
     host: str | None = None,
+    asking: Callable[[bool], None] | None = None,
 ) -> NightSnapshot:
     """Read the night once into a snapshot. ``settle`` looks up interrupted submissions in
     the scheduler (a preview may skip it: it writes nothing). ``ask_scheduler=False`` reads
     only the files: the last known task states, with their age (what a console shows at
     once, before a scheduler that may be down has answered). ``clock`` and ``host`` are
-    this host's (tests give others: a skewed clock, another host)."""
+    this host's (tests give others: a skewed clock, another host). ``asking`` is told True
+    before the scheduler is asked and False once it answered: a console says which of the
+    two, the files or the scheduler, a slow refresh waits for."""
+    tell = asking or (lambda now: None)
     paths = NightPaths(config, plan.night)
     view = journal if journal is not None else Journal(paths.journal).read()
     recoveries: tuple[Recovery, ...] = ()
     unsettled = bool(view.intents)
     if settle and ask_scheduler and view.intents:
+        tell(True)
         found = find_interrupted(executor, view)
+        tell(False)
         if found is not None:
             view, recoveries = settle_intents(view, found)
             unsettled = False
     job_ids = view.job_ids()
     if not ask_scheduler:
         result = QueryResult(reachable=False, complete=False, message=NOT_ASKED)
+    elif job_ids:
+        tell(True)
+        result = executor.query(job_ids)
+        tell(False)
     else:
-        result = executor.query(job_ids) if job_ids else QueryResult()
+        result = QueryResult()
     memory = TaskMemory(paths, host)
     tasks, stale = memory.merge(result, asked=bool(job_ids) and ask_scheduler)
     now = clock()

@@ -1,8 +1,9 @@
 """The operator console: Textual app, keys, actions, refresh loop.
 
 The console owns no logic: it shows osa_core's NightView and calls osa_core's action
-registry (the same one ``--batch`` and the command palette use). Refreshes run in a worker
-thread (one scheduler query each), never on the UI thread; the selection survives a
+registry (the same one ``--batch`` and the command palette use). Refreshes run in a thread
+of their own (one scheduler query each), never on the UI thread: on a slow filesystem keys
+keep working and the header says what a long refresh waits for. The selection survives a
 refresh because rows and cells are keyed by run/subrun.
 
 With a campaign (``osa console --campaign NAME``) the first screen is the campaign's; its
@@ -12,7 +13,9 @@ id), so every night screen and action below it works on the campaign's products.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from functools import partial
 from typing import Any
 
@@ -178,14 +181,46 @@ class OsaApp(App):
         first = self.view is None or self.view.night != self.night or self.view.status is None
         self._refresh_worker(first=first)
 
-    @work(thread=True, group="refresh")
-    def _refresh_worker(self, first: bool) -> None:
+    @work(group="refresh")
+    async def _refresh_worker(self, first: bool) -> None:
         try:
             if first:
-                self.call_from_thread(self.apply_view, self._load(ask_scheduler=False))
-            self.call_from_thread(self.apply_view, self._load(ask_scheduler=True))
+                self.apply_view(await self._load_apart(ask_scheduler=False))
+            self.apply_view(await self._load_apart(ask_scheduler=True))
+        except asyncio.CancelledError:  # the console is closing: start no other refresh
+            self._refresh_again = False
+            raise
         finally:
-            self.call_from_thread(self._refresh_done)
+            self._refresh_done()
+
+    async def _load_apart(self, ask_scheduler: bool) -> NightView:
+        """``_load`` in a daemon thread of its own, not in the worker threads' pool: the
+        interpreter waits for the pool's threads at exit, so a read stuck on a slow shared
+        filesystem (or a hung scheduler call) kept "q" from quitting until it ended."""
+        loop = asyncio.get_running_loop()
+        landed: asyncio.Future[NightView] = loop.create_future()
+
+        def land(outcome: NightView | BaseException) -> None:
+            if landed.done():  # cancelled meanwhile: the console is closing
+                return
+            if isinstance(outcome, BaseException):
+                landed.set_exception(outcome)
+            else:
+                landed.set_result(outcome)
+
+        def read() -> None:
+            outcome: NightView | BaseException
+            try:
+                outcome = self._load(ask_scheduler)
+            except BaseException as err:  # raised in the worker, as before
+                outcome = err
+            try:
+                loop.call_soon_threadsafe(land, outcome)
+            except RuntimeError:  # the console quit meanwhile: nobody to tell
+                pass
+
+        threading.Thread(target=read, name="osa-refresh", daemon=True).start()
+        return await landed
 
     def _load(self, ask_scheduler: bool) -> NightView:
         try:

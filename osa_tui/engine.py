@@ -8,6 +8,8 @@ blocks and never computes anything itself.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,19 @@ class NightView:
         return self.status is not None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What a refresh waits for now, and since when (``time.monotonic``). On a slow shared
+    filesystem a refresh takes seconds: the header says what it reads and for how long,
+    instead of a bare "loading…" or a silently ageing "data N s old"."""
+
+    what: str
+    since: float
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.since
+
+
 @dataclass
 class CampaignView:
     """One refresh worth of a campaign: its totals and every night's state (from files)."""
@@ -64,11 +79,33 @@ class Engine:
         self.config = config
         self.read_only = read_only
         self.executor = executor or get_executor(config)
+        # Set by the refresh's worker thread, read by the UI thread's timer: one reference,
+        # replaced whole, so no lock is needed.
+        self.waiting: Waiting | None = None
+
+    def _wait_for(self, what: str) -> None:
+        self.waiting = Waiting(what, time.monotonic())
 
     def load(self, night: dt.date, ask_scheduler: bool = True) -> NightView:
         """One refresh's facts. ``ask_scheduler=False``: files only (plan, journal,
         histories, the last known task states with their age): what is shown at once,
-        before a scheduler that may be down has answered."""
+        before a scheduler that may be down has answered. ``waiting`` says meanwhile which
+        of the two it waits for."""
+        files = f"reading the night's files on {self.config.paths.base}"
+        scheduler = f"asking {self.executor.describe()}"
+
+        def asking(now: bool) -> None:
+            self._wait_for(scheduler if now else files)
+
+        self._wait_for(files)
+        try:
+            return self._load(night, ask_scheduler, asking)
+        finally:
+            self.waiting = None
+
+    def _load(
+        self, night: dt.date, ask_scheduler: bool, asking: Callable[[bool], None]
+    ) -> NightView:
         paths = NightPaths(self.config, night)
         view = Journal(paths.journal).read()
         journal = view.entries
@@ -85,6 +122,7 @@ class Engine:
             settle=False,
             journal=view,
             ask_scheduler=ask_scheduler,
+            asking=asking,
         )
         status = snapshot.status
         return NightView(

@@ -11,6 +11,10 @@ from textual.widgets import Static
 from osa_core.vocabulary import FAILED_STATES
 from osa_tui.engine import NightView
 
+# A refresh shorter than this is not announced (no flicker each period); a longer one is:
+# a slow shared filesystem or scheduler must not look like a frozen console.
+WAITING_SHOWN_AFTER = 1.0
+
 
 def now() -> dt.datetime:
     """The clock the header reads (replaced by snapshot tests to freeze "data N s old")."""
@@ -67,16 +71,37 @@ class ViewHeader(Static):
         self.refresh_text()
 
     def refresh_text(self) -> None:
+        """Called on each view and each second (the app's timer): what a refresh in
+        progress waits for is said here, with its seconds, until its view lands."""
+        waiting = self.waiting()
         if self.view is None:
-            self.update(Text("loading…", style="dim"))
-        else:
-            self.update(self.render_view(self.view))
+            self.update(waiting or Text("loading…", style="dim"))
+            return
+        text = self.render_view(self.view)
+        if waiting is not None and waiting.plain:
+            text.append("\n")
+            text.append_text(waiting)
+        self.update(text)
 
     def render_view(self, view: Any) -> Text:
         raise NotImplementedError
 
+    def waiting(self) -> Text | None:
+        """What a refresh in progress waits for (None: nothing, or nothing worth saying)."""
+        return None
+
 
 class NightHeader(ViewHeader):
+    def waiting(self) -> Text | None:
+        engine = getattr(self.app, "engine", None)
+        waiting = engine.waiting if engine is not None else None
+        if waiting is None:
+            return None
+        seconds = waiting.seconds()
+        if self.view is not None and seconds < WAITING_SHOWN_AFTER:
+            return None
+        return Text(f"{waiting.what}… {int(seconds)} s", style="bold yellow")
+
     def render_view(self, view: NightView) -> Text:
         text = Text()
         text.append(f"Night {view.night}", style="bold")
