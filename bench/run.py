@@ -40,6 +40,7 @@ MODULES = (
     "console",
     "payload",
     "latency",
+    "live",
     "scheduler_load",
     "scale",
     "campaign",

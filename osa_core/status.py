@@ -527,6 +527,8 @@ def _single_job_sequence(
         states.append(selecting or jobs.state(sequence, index, history, given_up))
     if sequence.kind == JobKind.CALIBRATION and not sequence.needs_job:
         for s in states:
+            if s.state in ACTIVE_STATES:
+                continue  # its products appear while the job writes them: not done yet
             s.state, s.reason = State.COMPLETED, "calibration products already exist"
     states += awaited_states(sequence, evidence)
     return _sequence_status(sequence, states, view.for_run(sequence.run), evidence)

@@ -50,6 +50,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3600.0,
         help="give up waiting after this many seconds (default 3600)",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="replay the night as the DAQ wrote it while `osa live` processes it, in the "
+        "console (docs/arrival.md); --dir defaults to ./osa-demo-live, always built fresh",
+    )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=8.0,
+        help="with --live: seconds per subrun (default 8)",
+    )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="with --live: no console, wait for the night to close (tests, a headless look)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = console()
     started = time.monotonic()
+    if args.live:
+        from osa_core.cli.demo_live import run_live  # lazy: see above
+
+        return run_live(args, out)
     if args.fresh and args.dir.exists():
         shutil.rmtree(args.dir)
     out.print(f"[bold]osa demo[/]: night {NIGHT} under {args.dir.resolve()}")

@@ -257,7 +257,12 @@ class DaqSimulator:
         sleep: Callable[[float], None] = time.sleep,
         r0_writer: R0Writer = placeholder_r0,
         on_event: Callable[[DaqEvent], None] | None = None,
+        run_summary_writer: Callable[[list[GeneratedRun]], None] | None = None,
+        auxiliary: bool = True,
     ) -> None:
+        """``run_summary_writer`` writes the RunSummary of the runs ended so far (default:
+        the generator's rows); ``auxiliary=False`` leaves the RunCatalog and drive log as
+        they are (a replay of a night that has its own)."""
         self.base = base
         self.spec = spec
         self.layout = NightLayout(base, spec.night)
@@ -266,6 +271,10 @@ class DaqSimulator:
         self.sleep = sleep
         self.r0_writer = r0_writer
         self.on_event = on_event
+        self.run_summary_writer = run_summary_writer or (
+            lambda ended: write_run_summary(self.layout.run_summary, self.spec.night, ended)
+        )
+        self.auxiliary = auxiliary
         self.runs = {run.run: run for run in spec.runs()}
         self.ended: list[GeneratedRun] = []
         self.done = 0
@@ -280,9 +289,10 @@ class DaqSimulator:
         if self.started:
             return
         self.started = True
-        if self.spec.with_catalog:
-            write_run_catalog(self.layout.run_catalog, self.spec.runs())
-        write_drive_log(self.layout.drive_log, self.spec.night)
+        if self.auxiliary:
+            if self.spec.with_catalog:
+                write_run_catalog(self.layout.run_catalog, self.spec.runs())
+            write_drive_log(self.layout.drive_log, self.spec.night)
         ensure_dir(self.layout.r0_dir)
 
     def step_until(self, offset: float) -> list[DaqEvent]:
@@ -310,7 +320,7 @@ class DaqSimulator:
         elif event.kind == "run_summary":
             assert event.run is not None
             self.ended.append(self.runs[event.run])
-            write_run_summary(self.layout.run_summary, self.spec.night, self.ended)
+            self.run_summary_writer(self.ended)
         else:
             ensure_dir(self.layout.run_summary_complete.parent)
             os.close(open_shared(self.layout.run_summary_complete, os.O_WRONLY))
