@@ -182,15 +182,16 @@ def run(ctx: Context) -> list[Row]:
         submitted_at = time.perf_counter()
         report = submit_night(config, plan, executor=_trivial_executor(config))
         job_ids = [job.job_id for job in report.jobs]
+        armed = [job.job_id for job in report.armed]  # the close chain (PlannedJob, with ids)
         try:
             if len(job_ids) != runs:
                 raise RuntimeError(f"submitted {len(job_ids)} arrays, expected {runs}")
             records = _write_histories(config, plan)
             ctx.log(f"status: {records:,} history records written; waiting for SLURM to drain")
             # the armed close ([closing] auto) runs right after the data: wait for it too
-            _wait_drained([*job_ids, *report.armed], tasks, timeout=max(420.0, tasks / 4))
+            _wait_drained([*job_ids, *armed], tasks, timeout=max(420.0, tasks / 4))
         except BaseException:  # interrupted or failed: leave no task behind on the cluster
-            subprocess.run(["scancel", *job_ids, *report.armed], check=False)
+            subprocess.run(["scancel", *job_ids, *armed], check=False)
             raise
         drain_total = time.perf_counter() - submitted_at
         rate = tasks / drain_total

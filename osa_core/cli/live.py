@@ -26,10 +26,16 @@ def run(args: argparse.Namespace) -> int:
     night = night_of(args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous: list[str] = []
 
     def show(report: TickReport) -> None:
-        for line in report.lines:
-            print(line, flush=True)
+        """The tick's lines, unless they say what the previous tick said (a quiet night
+        ticks every poll: its log should not repeat itself 120 times an hour)."""
+        said = [line.split(" ", 2)[-1] for line in report.lines]  # without time and night
+        if said != previous:
+            for line in report.lines:
+                print(line, flush=True)
+        previous[:] = said
 
     try:
         stats = live_loop(config, night, stop=stop, report=show)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -18,9 +19,12 @@ from rich.text import Text
 
 from osa_core.config import Config
 from osa_core.plan import Plan, Sequence
-from osa_core.status import NightStatus
 from osa_core.units import human_bytes, human_seconds
 from osa_core.vocabulary import ACTIVE_STATES, FAILED_STATES, JobKind, State
+
+if TYPE_CHECKING:  # the status (and its journal, executors...) costs ~50 ms to import: a
+    # planning tick (`osa sequencer --no-submit`) never builds one
+    from osa_core.status import NightStatus
 
 STEP_COLUMNS = ("DL1", "MUONS", "CATB", "DL1AB", "DCHECK", "DL2")
 STATE_STYLE = {
