@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from osa_core.executors.slurm_parse import PLACEHOLDER_NAMES
@@ -95,14 +96,19 @@ def forgotten(view: JournalView, output: str) -> list[str]:
     ]
 
 
-def accounting_problems(view: JournalView, output: str) -> list[str]:
+def accounting_problems(
+    view: JournalView, output: str, work_done: Callable[[Submission], bool] = lambda _: False
+) -> list[str]:
     """What accounting contradicts in the journal (empty: nothing).
 
     A journaled job SLURM forgot (killed controller) is accepted when its id was taken by
     another job since (the next ``sbatch`` gets it: the histories say whether its work was
-    done, or it was resubmitted) or when the journal shows its work submitted again;
-    nothing in accounting for it otherwise fails, and so does accounting returning no
-    record at all for a night with submissions."""
+    done, or it was resubmitted), when the journal shows its work submitted again, or when
+    ``work_done`` says the histories hold its work (it ran before SLURM forgot it: slurmd
+    ran it while the restarted slurmctld and a killed slurmdbd kept no record; nothing
+    needs submitting again, seen in the trials); nothing in accounting for it otherwise
+    fails, and so does accounting returning no record at all for a night with
+    submissions."""
     rows = parse_rows(output)
     problems = []
     if not rows and view.submissions:
@@ -118,7 +124,7 @@ def accounting_problems(view: JournalView, output: str) -> list[str]:
             for s in view.submissions[position + 1 :]
             if s.run == sub.run and s.kind == sub.kind and _overlap(s.indices, sub.indices)
         ]
-        if not again:
+        if not again and not work_done(sub):
             problems.append(
                 f"job {sub.job_id} ({sub.kind} run {sub.run}, journaled as submitted) has no "
                 "record in accounting, and its work was not submitted again"

@@ -34,11 +34,12 @@ from osa_core.config import Config
 from osa_core.errors import OsaError, SchedulerUnavailable
 from osa_core.executors.factory import get_executor
 from osa_core.history import read_history
-from osa_core.journal import Journal
+from osa_core.journal import Journal, Submission
 from osa_core.paths import NightPaths
 from osa_core.plan import build_plan
 from osa_core.snapshot import night_status
 from osa_core.usecases.night import submit_night
+from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, fake_steps
 from tests.helpers.accounting import accounting_problems, forgotten, read_accounting
 from tests.integration.test_executors import make_night
@@ -277,6 +278,27 @@ def wait_data_done(config: Config, timeout: float, why: str) -> None:
         time.sleep(2)
 
 
+def work_recorded(config: Config) -> Callable[[Submission], bool]:
+    """Whether the histories hold all of a submission's work (every step of its kind, for
+    each of its subruns): a job SLURM forgot after it ran needs no resubmission."""
+    from osa_core.history import summarize
+    from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
+
+    paths = NightPaths(config, NIGHT)
+
+    def done(sub: Submission) -> bool:
+        steps = CALIBRATION_STEPS if sub.kind == JobKind.CALIBRATION else DATA_STEPS
+        if sub.kind not in (JobKind.CALIBRATION, JobKind.DATA):
+            return False
+        for index in sub.indices if sub.indices is not None else (0,):
+            summary = summarize(read_history(paths.history_file(sub.run, index)))
+            if not all(step in summary.done for step in steps):
+                return False
+        return True
+
+    return done
+
+
 def assert_accounting_agrees(config: Config, since: str, why: str) -> list[str]:
     """SLURM's accounting, every record of every job since the night began (``sacct
     --duplicates``: requeued runs included): every job the journal says was submitted is
@@ -289,7 +311,7 @@ def assert_accounting_agrees(config: Config, since: str, why: str) -> list[str]:
     deadline = time.monotonic() + 30  # sacct sees a job ~1 s after sbatch
     while True:
         accounting = read_accounting(since)
-        problems = accounting_problems(view, accounting)
+        problems = accounting_problems(view, accounting, work_recorded(config))
         if not problems or time.monotonic() > deadline:
             break
         time.sleep(2)

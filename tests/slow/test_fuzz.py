@@ -279,8 +279,9 @@ run_row = st.tuples(
 )
 def test_plan_invariants_fuzz(tmp_path_factory, rows, disk) -> None:
     """Whatever the RunSummary and the disk say: every DATA run with R0 on disk is planned
-    exactly once, the calibration sequence comes first, a data sequence's subruns are
-    exactly its subruns on disk, and nothing excluded is planned."""
+    exactly once with exactly its subruns on disk, every declared subrun the disk lacks is
+    awaited (a declared run with no file at all too: awaited, no job), the calibration
+    sequence comes first, and nothing excluded is planned."""
     from osa_core.config import load_config
     from osa_core.plan import build_plan
     from tests.conftest import NIGHT, write_config
@@ -304,15 +305,21 @@ def test_plan_invariants_fuzz(tmp_path_factory, rows, disk) -> None:
     data = [s for s in plan.sequences if s.kind == "DATA"]
     runs = [s.run for s in data]
     assert len(runs) == len(set(runs))
-    declared = {1000 + r for r, _, kind in rows if kind == "DATA"}
+    declared = {1000 + r: n for r, n, kind in rows if kind == "DATA"}
     on_disk = {1000 + r for r, subruns in disk.items() if subruns}
     if plan.calibration is not None:
-        assert set(runs) == declared & on_disk
+        assert {s.run for s in plan.data_sequences} == set(declared) & on_disk
+        assert {s.run for s in plan.awaited_runs} == {
+            run for run, n in declared.items() if n > 0 and run not in on_disk
+        }
         assert plan.sequences[0].kind == "CALIBRATION"
     else:
         assert plan.problems
     for sequence in data:
-        assert sequence.subruns == tuple(sorted(disk[sequence.run - 1000]))
+        files = set(disk.get(sequence.run - 1000, ()))
+        assert sequence.subruns == tuple(sorted(files))
+        missing = set(range(declared[sequence.run])) - files
+        assert sequence.awaited == tuple(sorted(missing))
     assert not set(runs) & {e.run for e in plan.excluded}
 
 

@@ -72,6 +72,16 @@ def test_a_journaled_job_missing_from_accounting_fails() -> None:
     ]
 
 
+def test_a_job_slurm_forgot_after_it_ran_is_accepted_only_with_its_work_recorded() -> None:
+    """Seen in the trials (slurmctld and slurmdbd killed while submitting): the calibration
+    job ran, its products and history are there, SLURM kept no record of it; nothing had to
+    be submitted again. Without its work in the histories, the same journal still fails."""
+    rows = "\n".join(line for line in GOOD.splitlines() if not line.startswith("10|"))
+    ran = {"10"}
+    assert accounting_problems(JOURNAL, rows, lambda sub: sub.job_id in ran) == []
+    assert accounting_problems(JOURNAL, rows, lambda sub: False) != []
+
+
 def test_a_job_slurm_forgot_and_osa_resubmitted_is_accepted() -> None:
     """Seen in the trials: slurmctld killed right after five sbatch; none of the jobs is in
     accounting, the next ids went to the resubmissions, the last id to nobody yet."""
