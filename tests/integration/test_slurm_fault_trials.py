@@ -280,13 +280,16 @@ def wait_data_done(config: Config, timeout: float, why: str) -> None:
 
 def work_recorded(config: Config) -> Callable[[Submission], bool]:
     """Whether the histories hold all of a submission's work (every step of its kind, for
-    each of its subruns): a job SLURM forgot after it ran needs no resubmission."""
+    each of its subruns; for a close job, the night closed): a job SLURM forgot after it
+    ran needs no resubmission."""
     from osa_core.history import summarize
     from osa_core.steps import CALIBRATION_STEPS, DATA_STEPS
 
     paths = NightPaths(config, NIGHT)
 
     def done(sub: Submission) -> bool:
+        if sub.kind in (JobKind.CLOSE_RUNS, JobKind.CLOSE_NIGHT):
+            return paths.night_finished.exists()  # the close's work is the closed night
         steps = CALIBRATION_STEPS if sub.kind == JobKind.CALIBRATION else DATA_STEPS
         if sub.kind not in (JobKind.CALIBRATION, JobKind.DATA):
             return False
