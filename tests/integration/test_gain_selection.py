@@ -14,8 +14,6 @@ data, which the demo's files do not have).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from osa_core.config import Config, load_config
@@ -24,6 +22,7 @@ from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, fake_steps, write_config
+from tests.helpers.cli import osa
 from tests.integration.test_executors import wait_settled
 from tests.slow.test_reliability import tick
 
@@ -39,15 +38,6 @@ def raw_night(base: Path, kind: str) -> Config:
     with path.open("a") as handle:  # [night] is the file's last table
         handle.write('input_state = "legacy_raw"\nend_of_observation = ["gain_selection"]\n')
     return load_config(path)
-
-
-def osa(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "osa_core.cli.main", "--config", str(base / "osa.toml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def ticks_until_quiet(base: Path, config: Config, count: int) -> list[str]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from osa_core.journal import Journal
 from osa_core.paths import NightPaths
 from osa_core.vocabulary import JobKind
 from tests.conftest import NIGHT, fake_steps, write_config
+from tests.helpers.cli import osa
 from tests.integration.test_executors import wait_settled
 from tests.slow.test_reliability import tick
 
@@ -56,20 +55,24 @@ def land(base: Path) -> None:
         shutil.move(path, base / "R0" / "20200218" / path.name)
 
 
-def osa(base: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The `osa` command as a user runs it, on this night's config."""
-    return subprocess.run(
-        [sys.executable, "-m", "osa_core.cli.main", "--config", str(base / "osa.toml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def status_json(base: Path) -> dict:
     out = osa(base, "status", "--date", "2020-02-18", "--json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def ticks_until_closed(base: Path, config: Config, ticks: int = 6) -> None:
+    """Cron's ticks until the night is closed (each exits 0), waiting for the jobs between."""
+    paths = NightPaths(config, NIGHT)
+    said = []
+    for _ in range(ticks):
+        result = tick(base)
+        said.append(result.stdout)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if paths.night_finished.exists():
+            return
+        wait_settled(config, timeout=180)
+    assert paths.night_finished.exists(), "\n".join(said)
 
 
 def first_phase_indices(config: Config) -> Counter[tuple[int, int]]:
@@ -104,13 +107,7 @@ def test_late_subruns_and_a_late_run_are_processed_once_then_the_night_closes(
     assert "not on disk yet" in runs[2002]["run_calibration"]["reason"]
 
     land(tmp_path)
-    for _ in range(6):
-        result = tick(tmp_path)
-        assert result.returncode == 0, result.stdout + result.stderr
-        if paths.night_finished.exists():
-            break
-        wait_settled(config, timeout=180)
-    assert paths.night_finished.exists(), result.stdout
+    ticks_until_closed(tmp_path, config)
     every = {(r, s) for r in (2002, 2003) for s in range(3)}
     assert first_phase_indices(config) == Counter({key: 1 for key in every})
     # every declared subrun went through to DL1b, none lost and none twice
@@ -169,13 +166,7 @@ def test_subruns_that_never_land_are_given_up_by_an_operator_then_the_night_clos
             "lost by the DAQ",
         )
         assert gave.returncode == 0, gave.stdout + gave.stderr
-    for _ in range(6):
-        result = tick(tmp_path)
-        assert result.returncode == 0, result.stdout + result.stderr
-        if paths.night_finished.exists():
-            break
-        wait_settled(config, timeout=180)
-    assert paths.night_finished.exists(), result.stdout
+    ticks_until_closed(tmp_path, config)
     # run 2002 was calibrated and cleaned from the one subrun it has
     history = paths.history_file(2002, 0).read_text()
     assert '"dl1ab"' in history
