@@ -75,6 +75,17 @@ def _config(base: Path, kind: str, poll: float) -> Path:
     return path
 
 
+def _osa_live(config_path: Path) -> subprocess.Popen[str]:
+    """`osa live` on the night of ``config_path``, as on site, its output captured."""
+    return subprocess.Popen(
+        osa_command("--config", str(config_path), "live", "--date", NIGHT.isoformat()),
+        env=our_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _iso(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
 
@@ -97,13 +108,7 @@ def _latencies(base: Path, kind: str) -> tuple[list[float], list[float], str]:
         seen[(event.kind, event.run, event.subrun, event.stream)] = time.time()
 
     simulator = DaqSimulator(base, spec, PACE, late_runs=0, on_event=note)
-    live = subprocess.Popen(
-        osa_command("--config", str(config_path), "live", "--date", NIGHT.isoformat()),
-        env=our_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    live = _osa_live(config_path)
     writer = threading.Thread(target=simulator.run, daemon=True)
     writer.start()
     try:
@@ -137,22 +142,11 @@ def _quiet(base: Path) -> tuple[int, int, int, float]:
     generate_night(base, NightSpec(night=NIGHT, data_runs=2, subruns=4))
     config_path = _config(base, "local", poll=QUIET_POLL)
     # processed already: a first live run submits; the measured one finds nothing to do
-    warm = subprocess.Popen(
-        osa_command("--config", str(config_path), "live", "--date", NIGHT.isoformat()),
-        env=our_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    warm = _osa_live(config_path)
     time.sleep(20)
     warm.send_signal(signal.SIGTERM)
-    warm.wait(timeout=60)
-    live = subprocess.Popen(
-        osa_command("--config", str(config_path), "live", "--date", NIGHT.isoformat()),
-        env=our_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    warm.communicate(timeout=60)
+    live = _osa_live(config_path)
     time.sleep(QUIET_S)
     live.send_signal(signal.SIGTERM)
     output, _ = live.communicate(timeout=60)
